@@ -1,0 +1,93 @@
+"""interp: memorization versus generalization, measured and pulled apart.
+
+Train small networks on noisy data as batched ensembles, save runs as safetensors, and read the
+rule out of their weights. Every public name is importable from here; modules that need
+transformer-lens (the models) load on first use, so `import interp` stays fast.
+
+Example:
+    >>> import interp
+    >>> run = interp.load_run("checkpoints/doshi_p97_noise035_wd0")
+    >>> interp.evaluate(run.model(), run.task).test                  # [models]
+    >>> spectrum = interp.extract_frequencies(run.model())           # Fourier view of the weights
+    >>> interp.evaluate(interp.extract(run.model()), run.task).test  # the rule, pulled out
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS = {
+    "ModularConfig": "interp.tasks.modular",
+    "ModularTask": "interp.tasks.modular",
+    "OPS": "interp.tasks.modular",
+    "modular_task": "interp.tasks.modular",
+    "modular_config": "interp.tasks.modular",
+    "make_task": "interp.tasks.modular",
+    "MLP": "interp.models.mlp",
+    "MLPConfig": "interp.models.mlp",
+    "TrainConfig": "interp.train",
+    "TrainResult": "interp.train",
+    "train": "interp.train",
+    "checkpoint_schedule": "interp.train",
+    "Run": "interp.checkpoints",
+    "CheckpointError": "interp.checkpoints",
+    "load_run": "interp.checkpoints",
+    "load": "interp.checkpoints",
+    "save_model": "interp.checkpoints",
+    "Spectrum": "interp.fourier",
+    "extract_frequencies": "interp.fourier",
+    "fourier_basis": "interp.fourier",
+    "project_onto_frequencies": "interp.fourier",
+    "extract": "interp.extraction",
+    "EXTRACTION_METHODS": "interp.extraction",
+    "RestrictedLogits": "interp.extraction",
+    "symmetry_baseline": "interp.extraction",
+    "Accuracies": "interp.metrics",
+    "evaluate": "interp.metrics",
+    "resolve_device": "interp.device",
+}
+
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:  # static checkers see the real names
+    from interp.checkpoints import CheckpointError, Run, load, load_run, save_model
+    from interp.device import resolve_device
+    from interp.extraction import (
+        EXTRACTION_METHODS,
+        RestrictedLogits,
+        extract,
+        symmetry_baseline,
+    )
+    from interp.fourier import (
+        Spectrum,
+        extract_frequencies,
+        fourier_basis,
+        project_onto_frequencies,
+    )
+    from interp.metrics import Accuracies, evaluate
+    from interp.models.mlp import MLP, MLPConfig
+    from interp.tasks.modular import (
+        OPS,
+        ModularConfig,
+        ModularTask,
+        make_task,
+        modular_config,
+        modular_task,
+    )
+    from interp.train import TrainConfig, TrainResult, checkpoint_schedule, train
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'interp' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

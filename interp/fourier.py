@@ -1,0 +1,191 @@
+"""Fourier analysis over Z_p of neuron weights: power, dominant frequency, phase, IPR, keys.
+
+A weight row w indexed by residue x in Z_p is written w[x] = c + sum_f A_f cos(2 pi f x / p + phi_f)
+for f = 1..(p-1)/2. A generalizing neuron of a modular-addition network is nearly one cosine;
+a memorizing one is spread over all frequencies.
+
+Example:
+    >>> x = torch.arange(97)
+    >>> w = 3 * torch.cos(2 * torch.pi * 5 * x / 97 + 0.4)       # one neuron, frequency 5
+    >>> s = extract_frequencies(w[None])                        # [neurons=1, p=97]
+    >>> s.dominant, s.amplitude, s.phase, s.ipr
+    (tensor([5]), tensor([[3.]]), tensor([[0.4000]]), tensor([1.]))
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+__all__ = ["Spectrum", "extract_frequencies", "fourier_basis", "project_onto_frequencies"]
+
+# What a model's neuron rows are made of: U[k], V[k] (inputs a, b) and W[:, k] (outputs).
+MODEL_MATRICES = ("U", "V", "W")
+
+
+@dataclass
+class Spectrum:
+    """Per-neuron Fourier spectra of one or more weight matrices sharing their neurons.
+
+    Leading dims `...` are those of the input: `[models]` for a model, anything for a tensor.
+    F = (p - 1) // 2 frequencies f = 1..F (the constant term apart); M = number of matrices
+    (3 for a model: U, V, W; 1 for a tensor).
+
+    Attributes:
+        p: the modulus.
+        matrices: names of the M matrices.
+        power: `[..., neurons, F]` |a_f|^2 summed over the matrices (rfft coefficients).
+        constant: `[..., neurons]` |a_0|^2 summed over the matrices.
+        dominant: `[..., neurons]` long, the frequency (1..F) of largest power.
+        amplitude: `[..., M, neurons]` A at the dominant frequency (w ~ A cos(2pi f x/p + phase)).
+        phase: `[..., M, neurons]` phase in (-pi, pi] at the dominant frequency.
+        ipr: `[..., neurons]` inverse participation ratio sum_f (|a_f| / ||a||)^4 over the full
+            |rfft| (constant included; Doshi et al. r = 2), averaged over the matrices; 1 for a
+            pure cosine, ~1/(F+1) for white noise, 0 for a dead (all-zero) neuron.
+        key: `[..., F]` bool, key frequencies: those holding at least `key_threshold` times
+            the uniform share 1/F of the total non-constant power of all neurons.
+    """
+
+    p: int
+    matrices: tuple[str, ...]
+    power: Tensor
+    constant: Tensor
+    dominant: Tensor
+    amplitude: Tensor
+    phase: Tensor
+    ipr: Tensor
+    key: Tensor
+
+    @property
+    def frequencies(self) -> Tensor:
+        """`[F]` the frequencies 1..F that index the last axis of `power` and `key`."""
+        return torch.arange(1, self.power.shape[-1] + 1, device=self.power.device)
+
+    def key_frequencies(self, index: int | tuple[int, ...] = ()) -> list[int]:
+        """The key frequencies of one model (`index` into the leading dims), ascending."""
+        return (torch.nonzero(self.key[index]).flatten() + 1).tolist()
+
+    def power_share(self) -> Tensor:
+        """`[..., F]` each frequency's share of the non-constant power summed over neurons."""
+        total = self.power.sum(-2)
+        return total / total.sum(-1, keepdim=True).clamp_min(torch.finfo(total.dtype).tiny)
+
+
+def _as_matrices(x: Any) -> tuple[Tensor, tuple[str, ...]]:
+    """Stack the neuron rows to analyse as `[..., M, neurons, p]`."""
+    if isinstance(x, Tensor):
+        if x.dim() < 2:
+            raise ValueError(f"weights of shape {tuple(x.shape)}: need [..., neurons, p]")
+        return x.detach()[..., None, :, :], ("weights",)
+    if all(hasattr(x, name) for name in MODEL_MATRICES):
+        U, V, W = (getattr(x, name).detach() for name in MODEL_MATRICES)
+        return torch.stack([U, V, W.transpose(-1, -2)], dim=-3), MODEL_MATRICES
+    raise TypeError(
+        f"extract_frequencies takes an interp MLP or a tensor [..., neurons, p]; got {type(x)}"
+    )
+
+
+def extract_frequencies(weights: Any, key_threshold: float = 3.0) -> Spectrum:
+    """Fourier spectrum of every neuron, batched over all leading dims, on the input's device.
+
+    Args:
+        weights: an interp `MLP` (U, V and W are analysed together, leading dim `models`) or a
+            tensor `[..., neurons, p]` whose last axis is indexed by input residue.
+        key_threshold: a frequency is key when its share of the total power is at least this
+            many times the uniform share 1/F.
+
+    Returns:
+        A `Spectrum`; see its fields for shapes.
+
+    Example:
+        >>> s = extract_frequencies(model)           # model: MLP with models=8, width=500
+        >>> s.dominant.shape, s.ipr.shape, s.key_frequencies(0)
+        (torch.Size([8, 500]), torch.Size([8, 500]), [14, 35, 41, 42, 52])
+    """
+    stacked, names = _as_matrices(weights)
+    p = stacked.shape[-1]
+    if p < 3:
+        raise ValueError(f"p={p}: need at least 3 residues for a non-constant frequency")
+    n_freq = (p - 1) // 2
+    coeffs = torch.fft.rfft(stacked.float(), dim=-1)  # [..., M, neurons, p//2 + 1]
+    mags2 = coeffs.abs() ** 2
+    # For even p the Nyquist term has no phase partner; it counts in the IPR, not in `power`.
+    power = mags2[..., 1 : n_freq + 1].sum(-3)
+    constant = mags2[..., 0].sum(-2)
+    dominant = power.argmax(-1) + 1
+
+    at_dominant = torch.gather(
+        coeffs, -1, dominant[..., None, :, None].expand(*coeffs.shape[:-1], 1)
+    ).squeeze(-1)  # [..., M, neurons]
+    amplitude = 2 * at_dominant.abs() / p
+    phase = torch.angle(at_dominant)
+
+    norm2 = mags2.sum(-1, keepdim=True)
+    ipr = ((mags2 / norm2.clamp_min(torch.finfo(norm2.dtype).tiny)) ** 2).sum(-1)
+    ipr = torch.where(norm2.squeeze(-1) > 0, ipr, torch.zeros_like(ipr)).mean(-2)
+
+    total = power.sum(-2)
+    share = total / total.sum(-1, keepdim=True).clamp_min(torch.finfo(total.dtype).tiny)
+    key = share >= key_threshold / n_freq
+    return Spectrum(p, names, power, constant, dominant, amplitude, phase, ipr, key)
+
+
+def fourier_basis(p: int, device: torch.device | str | None = None) -> Tensor:
+    """Orthonormal real Fourier basis of Z_p, `[p, p]`, one basis vector per row.
+
+    Rows: the constant, then cos and sin of 2 pi f x / p for f = 1..(p-1)//2 (and, for even p, the
+    Nyquist cosine last). `basis @ basis.T` is the identity.
+
+    Example:
+        >>> B = fourier_basis(7)
+        >>> torch.allclose(B @ B.T, torch.eye(7), atol=1e-6)
+        True
+    """
+    x = torch.arange(p, device=device, dtype=torch.float64)
+    rows = [torch.ones_like(x) / math.sqrt(p)]
+    for f in range(1, (p - 1) // 2 + 1):
+        angle = 2 * math.pi * f * x / p
+        rows += [torch.cos(angle) * math.sqrt(2 / p), torch.sin(angle) * math.sqrt(2 / p)]
+    if p % 2 == 0:
+        rows.append(torch.cos(math.pi * x) / math.sqrt(p))
+    return torch.stack(rows).float()
+
+
+def project_onto_frequencies(
+    weights: Tensor, frequencies: Tensor, keep_constant: bool = False
+) -> Tensor:
+    """Project rows indexed by residue onto the cos/sin components of chosen frequencies.
+
+    Args:
+        weights: `[..., p]` rows (e.g. `[models, neurons, p]`).
+        frequencies: either `[...]` long, one frequency (1..F) per row, or a bool mask
+            `[..., F]` broadcastable to the rows (e.g. `[models, 1, F]` for keys per model).
+        keep_constant: keep the row mean too.
+
+    Returns:
+        `[..., p]` the projected rows, same dtype and device.
+
+    Example:
+        >>> U_clean = project_onto_frequencies(model.U, extract_frequencies(model).dominant)
+    """
+    p = weights.shape[-1]
+    n_freq = (p - 1) // 2
+    coeffs = torch.fft.rfft(weights.float(), dim=-1)
+    if frequencies.dtype == torch.bool:
+        if frequencies.shape[-1] != n_freq:
+            raise ValueError(f"frequency mask has {frequencies.shape[-1]} entries; p={p} has {n_freq}")
+        keep = torch.zeros(*frequencies.shape[:-1], coeffs.shape[-1], dtype=torch.bool,
+                           device=weights.device)
+        keep[..., 1 : n_freq + 1] = frequencies
+    else:
+        if frequencies.numel() and not (1 <= int(frequencies.min()) and int(frequencies.max()) <= n_freq):
+            raise ValueError(f"frequencies must lie in 1..{n_freq} for p={p}")
+        keep = torch.nn.functional.one_hot(frequencies.long(), coeffs.shape[-1]).bool()
+    if keep_constant:
+        keep = keep.clone()
+        keep[..., 0] = True
+    return torch.fft.irfft(coeffs * keep, n=p, dim=-1).to(weights.dtype)

@@ -1,0 +1,1 @@
+"""Hooked models (TransformerLens `HookedRootModule`s) with a leading models axis."""

@@ -1,0 +1,1 @@
+"""Data generators: each returns tensors plus masks and a config that regenerates them."""

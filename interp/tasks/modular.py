@@ -1,0 +1,221 @@
+"""Modular arithmetic with label noise: every pair (a, b) of Z_p x Z_p, target (a op b) mod p.
+
+A task is pure data: the full input table, its clean labels, and per-model masks (`train`,
+`test`, `noisy`) plus the labels each model trains on. It is regenerated exactly from its
+`ModularConfig`, so a run stores the config, not the data.
+
+Example:
+    >>> task = modular_task(p=7, op="add", train_fraction=0.5, noise=0.2, seed=[0, 1])
+    >>> task.inputs.shape, task.train.shape            # [examples, 2], [models, examples]
+    (torch.Size([49, 2]), torch.Size([2, 49]))
+    >>> bool((task.train_labels[task.noisy] != task.labels.expand(2, -1)[task.noisy]).all())
+    True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import Tensor
+
+__all__ = ["OPS", "ModularConfig", "ModularTask", "modular_task", "is_prime"]
+
+
+def is_prime(n: int) -> bool:
+    return n >= 2 and all(n % d for d in range(2, int(n**0.5) + 1))
+
+
+def _inverse(b: Tensor, p: int) -> Tensor:
+    return torch.tensor([pow(int(x), -1, p) for x in b.tolist()], dtype=torch.long)
+
+
+# op name -> (a, b, p) -> (a op b) mod p, on long tensors.
+OPS: dict[str, Callable[[Tensor, Tensor, int], Tensor]] = {
+    "add": lambda a, b, p: (a + b) % p,
+    "subtract": lambda a, b, p: (a - b) % p,
+    "multiply": lambda a, b, p: (a * b) % p,
+    "divide": lambda a, b, p: (a * _inverse(b, p)) % p,
+    "square_sum": lambda a, b, p: (a * a + b * b) % p,
+    "cube_sum": lambda a, b, p: (a**3 + b**3) % p,
+}
+
+
+def _per_model(name: str, value: float | int | Sequence, models: int) -> tuple:
+    values = tuple(value) if isinstance(value, Sequence) else (value,)
+    if len(values) == 1:
+        values = values * models
+    if len(values) != models:
+        raise ValueError(f"{name} has {len(values)} values; expected 1 or {models} (one per model)")
+    return values
+
+
+@dataclass(frozen=True)
+class ModularConfig:
+    """Everything needed to regenerate a modular task; one entry per model in the tuples.
+
+    Attributes:
+        p: modulus (divide needs p prime).
+        op: one of `OPS`.
+        train_fraction: per model, fraction of the table used for training.
+        noise: per model, label-noise rate xi: the fraction of *training* labels replaced by a
+            uniformly random wrong label (exactly round(xi * n_train) of them).
+        seed: per model, seed of the split and of the noise draw.
+    """
+
+    p: int
+    op: str
+    train_fraction: tuple[float, ...]
+    noise: tuple[float, ...]
+    seed: tuple[int, ...]
+
+    @property
+    def models(self) -> int:
+        return len(self.seed)
+
+    def to_dict(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModularConfig:
+        return modular_config(**d)
+
+
+def modular_config(
+    p: int = 97,
+    op: str = "add",
+    train_fraction: float | Sequence[float] = 0.5,
+    noise: float | Sequence[float] = 0.0,
+    seed: int | Sequence[int] = 0,
+) -> ModularConfig:
+    """Validate and broadcast arguments into a `ModularConfig` (scalars apply to every model)."""
+    if op not in OPS:
+        raise ValueError(f"op {op!r} is not one of {', '.join(OPS)}")
+    if not isinstance(p, int) or p < 3:
+        raise ValueError(f"p={p!r} must be an integer >= 3")
+    if op == "divide" and not is_prime(p):
+        raise ValueError(f"op 'divide' needs a prime p; got p={p}")
+    sizes = [len(v) for v in (train_fraction, noise, seed) if isinstance(v, Sequence)]
+    models = max(sizes, default=1)
+    fracs = tuple(float(f) for f in _per_model("train_fraction", train_fraction, models))
+    noises = tuple(float(x) for x in _per_model("noise", noise, models))
+    seeds = tuple(int(s) for s in _per_model("seed", seed, models))
+    for f in fracs:
+        if not 0.0 < f < 1.0:
+            raise ValueError(f"train_fraction={f} must lie strictly between 0 and 1")
+    for x in noises:
+        if not 0.0 <= x < 1.0:
+            raise ValueError(f"noise={x} must lie in [0, 1)")
+    return ModularConfig(p=p, op=op, train_fraction=fracs, noise=noises, seed=seeds)
+
+
+@dataclass
+class ModularTask:
+    """A modular-arithmetic table with per-model splits and noisy training labels.
+
+    Attributes:
+        config: the `ModularConfig` that regenerates this task.
+        inputs: `[examples, 2]` long, the pairs (a, b); all of Z_p^2 (b != 0 for divide).
+        labels: `[examples]` long, clean targets (a op b) mod p.
+        train: `[models, examples]` bool, the training split of each model.
+        noisy: `[models, examples]` bool, training examples whose label was replaced.
+        train_labels: `[models, examples]` long, the labels each model is trained on
+            (clean everywhere but on `noisy`, where it is a uniformly random wrong label).
+    """
+
+    config: ModularConfig
+    inputs: Tensor
+    labels: Tensor
+    train: Tensor
+    noisy: Tensor
+    train_labels: Tensor
+
+    @property
+    def p(self) -> int:
+        return self.config.p
+
+    @property
+    def models(self) -> int:
+        return self.train.shape[0]
+
+    @property
+    def test(self) -> Tensor:
+        """`[models, examples]` bool: every example outside the training split (labels clean)."""
+        return ~self.train
+
+    @property
+    def clean(self) -> Tensor:
+        """`[models, examples]` bool: training examples that kept their true label."""
+        return self.train & ~self.noisy
+
+    def to(self, device: torch.device | str) -> ModularTask:
+        moved = {k: getattr(self, k).to(device) for k in ("inputs", "labels", "train", "noisy")}
+        return ModularTask(self.config, train_labels=self.train_labels.to(device), **moved)
+
+    def select(self, models: Sequence[int]) -> ModularTask:
+        """The sub-task of the given model indices (config entries picked alike)."""
+        idx = list(models)
+        cfg = self.config
+        sub = ModularConfig(
+            cfg.p,
+            cfg.op,
+            tuple(cfg.train_fraction[i] for i in idx),
+            tuple(cfg.noise[i] for i in idx),
+            tuple(cfg.seed[i] for i in idx),
+        )
+        return ModularTask(
+            sub, self.inputs, self.labels, self.train[idx], self.noisy[idx], self.train_labels[idx]
+        )
+
+
+def modular_task(
+    p: int = 97,
+    op: str = "add",
+    train_fraction: float | Sequence[float] = 0.5,
+    noise: float | Sequence[float] = 0.0,
+    seed: int | Sequence[int] = 0,
+) -> ModularTask:
+    """Generate a modular task; sequences give one value per model, scalars are shared.
+
+    Each model gets its own split and noise draw from its seed, on the CPU, so the same
+    (config, seed) gives the same task on every machine.
+
+    Example:
+        >>> task = modular_task(p=97, noise=[0.0, 0.35, 0.8], seed=0)   # 3 models
+        >>> task.noisy.sum(1) / task.train.sum(1)                         # exact rates
+        tensor([0.0000, 0.3500, 0.7998])
+    """
+    return make_task(modular_config(p, op, train_fraction, noise, seed))
+
+
+def make_task(config: ModularConfig) -> ModularTask:
+    """Regenerate the task described by `config` (what `load_run` calls)."""
+    p = config.p
+    a, b = torch.cartesian_prod(torch.arange(p), torch.arange(p)).T
+    if config.op == "divide":
+        keep = b != 0
+        a, b = a[keep], b[keep]
+    inputs = torch.stack([a, b], dim=1)
+    labels = OPS[config.op](a, b, p)
+    n = len(labels)
+    train, noisy, train_labels = [], [], []
+    for frac, xi, seed in zip(config.train_fraction, config.noise, config.seed):
+        gen = torch.Generator().manual_seed(seed)
+        order = torch.randperm(n, generator=gen)
+        n_train = round(frac * n)
+        is_train = torch.zeros(n, dtype=torch.bool)
+        is_train[order[:n_train]] = True
+        is_noisy = torch.zeros(n, dtype=torch.bool)
+        flipped = order[: round(xi * n_train)]  # the split is already a random order
+        is_noisy[flipped] = True
+        # A uniformly random *wrong* label: shift the true one by 1..p-1.
+        shift = torch.randint(1, p, (len(flipped),), generator=gen)
+        model_labels = labels.clone()
+        model_labels[flipped] = (labels[flipped] + shift) % p
+        train.append(is_train)
+        noisy.append(is_noisy)
+        train_labels.append(model_labels)
+    return ModularTask(
+        config, inputs, labels, torch.stack(train), torch.stack(noisy), torch.stack(train_labels)
+    )
