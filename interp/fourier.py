@@ -46,8 +46,10 @@ class Spectrum:
         ipr: `[..., neurons]` inverse participation ratio sum_f (|a_f| / ||a||)^4 over the full
             |rfft| (constant included; Doshi et al. r = 2), averaged over the matrices; 1 for a
             pure cosine, ~1/(F+1) for white noise, 0 for a dead (all-zero) neuron.
-        key: `[..., F]` bool, key frequencies: those holding at least `key_threshold` times
-            the uniform share 1/F of the total non-constant power of all neurons.
+        key: `[..., F]` bool, key frequencies: those that dominate many neurons. Each neuron
+            votes for its dominant frequency with the power it puts there; a frequency is key
+            when its share of the votes is at least `key_threshold` times the uniform 1/F. A
+            wide network may use every frequency (Gromov's solution does), so all can be key.
     """
 
     p: int
@@ -69,10 +71,20 @@ class Spectrum:
         """The key frequencies of one model (`index` into the leading dims), ascending."""
         return (torch.nonzero(self.key[index]).flatten() + 1).tolist()
 
-    def power_share(self) -> Tensor:
-        """`[..., F]` each frequency's share of the non-constant power summed over neurons."""
-        total = self.power.sum(-2)
-        return total / total.sum(-1, keepdim=True).clamp_min(torch.finfo(total.dtype).tiny)
+    def dominant_share(self) -> Tensor:
+        """`[..., F]` each frequency's share of the power that neurons put on their own dominant
+        frequency: how much of the network a frequency dominates (what `key` thresholds)."""
+        return _dominant_share(self.power, self.dominant)
+
+
+def _dominant_share(power: Tensor, dominant: Tensor) -> Tensor:
+    """`[..., F]` from power `[..., neurons, F]` and dominant `[..., neurons]` (1-based)."""
+    on_dominant = torch.gather(power, -1, (dominant - 1)[..., None])  # [..., neurons, 1]
+    per_freq = torch.zeros_like(power[..., 0, :]).scatter_add_(
+        -1, dominant - 1, on_dominant.squeeze(-1)
+    )
+    total = per_freq.sum(-1, keepdim=True)
+    return per_freq / total.clamp_min(torch.finfo(total.dtype).tiny)
 
 
 def _as_matrices(x: Any) -> tuple[Tensor, tuple[str, ...]]:
@@ -89,14 +101,14 @@ def _as_matrices(x: Any) -> tuple[Tensor, tuple[str, ...]]:
     )
 
 
-def extract_frequencies(weights: Any, key_threshold: float = 3.0) -> Spectrum:
+def extract_frequencies(weights: Any, key_threshold: float = 0.5) -> Spectrum:
     """Fourier spectrum of every neuron, batched over all leading dims, on the input's device.
 
     Args:
         weights: an interp `MLP` (U, V and W are analysed together, leading dim `models`) or a
             tensor `[..., neurons, p]` whose last axis is indexed by input residue.
-        key_threshold: a frequency is key when its share of the total power is at least this
-            many times the uniform share 1/F.
+        key_threshold: a frequency is key when its share of the neurons' dominant power is at
+            least this many times the uniform share 1/F (see `Spectrum.key`).
 
     Returns:
         A `Spectrum`; see its fields for shapes.
@@ -128,8 +140,7 @@ def extract_frequencies(weights: Any, key_threshold: float = 3.0) -> Spectrum:
     ipr = ((mags2 / norm2.clamp_min(torch.finfo(norm2.dtype).tiny)) ** 2).sum(-1)
     ipr = torch.where(norm2.squeeze(-1) > 0, ipr, torch.zeros_like(ipr)).mean(-2)
 
-    total = power.sum(-2)
-    share = total / total.sum(-1, keepdim=True).clamp_min(torch.finfo(total.dtype).tiny)
+    share = _dominant_share(power, dominant)
     key = share >= key_threshold / n_freq
     return Spectrum(p, names, power, constant, dominant, amplitude, phase, ipr, key)
 
@@ -177,12 +188,17 @@ def project_onto_frequencies(
     coeffs = torch.fft.rfft(weights.float(), dim=-1)
     if frequencies.dtype == torch.bool:
         if frequencies.shape[-1] != n_freq:
-            raise ValueError(f"frequency mask has {frequencies.shape[-1]} entries; p={p} has {n_freq}")
-        keep = torch.zeros(*frequencies.shape[:-1], coeffs.shape[-1], dtype=torch.bool,
-                           device=weights.device)
+            raise ValueError(
+                f"frequency mask has {frequencies.shape[-1]} entries; p={p} has {n_freq}"
+            )
+        keep = torch.zeros(
+            *frequencies.shape[:-1], coeffs.shape[-1], dtype=torch.bool, device=weights.device
+        )
         keep[..., 1 : n_freq + 1] = frequencies
     else:
-        if frequencies.numel() and not (1 <= int(frequencies.min()) and int(frequencies.max()) <= n_freq):
+        if frequencies.numel() and not (
+            int(frequencies.min()) >= 1 and int(frequencies.max()) <= n_freq
+        ):
             raise ValueError(f"frequencies must lie in 1..{n_freq} for p={p}")
         keep = torch.nn.functional.one_hot(frequencies.long(), coeffs.shape[-1]).bool()
     if keep_constant:

@@ -1,0 +1,182 @@
+"""Pull the generalizing structure out of a trained network, by frequency.
+
+Methods (`interp.extract(model, method=...)`):
+- "neuron" (default): project every neuron's U[k], V[k] and W[:, k] onto its own dominant
+  frequency. Weight space: the extracted network computes every output from its own weights,
+  which come from the trained weights alone.
+- "key": project every weight row onto the model's key frequencies (shared by all neurons).
+  Weight space too.
+- "logits": Nanda et al.'s restricted logits: keep only the cos/sin(2 pi f (s - c) / p)
+  components of the logit table, s = a op b, for the key frequencies f.
+
+A trap (see DESIGN.md): "logits" averages the network's outputs along the task's symmetry
+classes (all pairs with the same s), so for a network that merely memorized its labels it returns
+the majority training label of each class, without help from the weights. Read it next to
+`symmetry_baseline(task)`, which does exactly that from the labels alone, with no network.
+
+Example:
+    >>> clean = interp.extract(model)                     # same shapes, hooks and I/O as model
+    >>> interp.evaluate(clean, task).test                 # [models]
+    >>> interp.evaluate(interp.extract(model, "logits", op="add"), task).test
+    >>> interp.symmetry_baseline(task).test               # what "logits" gets for free
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import Tensor, nn
+from transformer_lens import HookedRootModule
+from transformer_lens.hook_points import HookPoint
+
+from interp.fourier import extract_frequencies, project_onto_frequencies
+from interp.metrics import Accuracies, accuracies
+from interp.models.mlp import MLP
+from interp.tasks.modular import OPS, ModularTask
+
+__all__ = [
+    "EXTRACTION_METHODS",
+    "extract",
+    "RestrictedLogits",
+    "RestrictedLogitsConfig",
+    "symmetry_baseline",
+]
+
+EXTRACTION_METHODS = ("neuron", "key", "logits")
+
+
+def extract(
+    model: MLP, method: str = "neuron", *, op: str | None = None, key_threshold: float = 0.5
+) -> nn.Module:
+    """Extract the frequency structure of every model of an ensemble.
+
+    Args:
+        model: a trained `MLP` (any number of models).
+        method: "neuron" (per-neuron dominant-frequency projection, default), "key" (projection
+            onto the key frequencies), or "logits" (restricted logits; needs `op`).
+        op: the task's operation, for "logits" only.
+        key_threshold: passed to `extract_frequencies` for "key" and "logits".
+
+    Returns:
+        For "neuron" and "key", an `MLP` with the same config and projected weights `U`, `V`
+        `[models, neurons, p]`, `W` `[models, p, neurons]` (biases kept); for "logits", a
+        `RestrictedLogits`. Both evaluate, hook and save like any interp model.
+    """
+    if method not in EXTRACTION_METHODS:
+        raise ValueError(f"method {method!r} is not one of {', '.join(EXTRACTION_METHODS)}")
+    if not isinstance(model, MLP):
+        raise TypeError(f"extract takes an interp MLP; got {type(model).__name__}")
+    spectrum = extract_frequencies(model, key_threshold=key_threshold)
+    if method == "logits":
+        if op not in OPS:
+            raise ValueError(f"method 'logits' needs op= one of {', '.join(OPS)}; got {op!r}")
+        return RestrictedLogits.from_model(model, op, spectrum.key)
+    weights = model.weights()
+    # One frequency per neuron ([models, neurons]) or a key mask per model ([models, 1, F]).
+    freqs = spectrum.dominant if method == "neuron" else spectrum.key[:, None, :]
+    weights["U"] = project_onto_frequencies(weights["U"], freqs)
+    weights["V"] = project_onto_frequencies(weights["V"], freqs)
+    weights["W"] = project_onto_frequencies(weights["W"].transpose(1, 2), freqs).transpose(1, 2)
+    return MLP(model.cfg, model.device, weights)
+
+
+@dataclass(frozen=True)
+class RestrictedLogitsConfig:
+    """`p`, the task `op` whose result s = a op b the logits are functions of, and `models`."""
+
+    p: int
+    op: str
+    models: int = 1
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class RestrictedLogits(HookedRootModule):
+    """Logits restricted to key-frequency functions of (s - c), s = a op b:
+
+        logits[m, (a, b), c] = sum_f cos_coef[m, f] cos(2 pi f (s - c) / p)
+                                    + sin_coef[m, f] sin(2 pi f (s - c) / p)
+
+    Parameters `cos_coef`, `sin_coef` `[models, F]` (zero off the key frequencies). Hook point:
+    `hook_logits` `[models, batch, p]`.
+    """
+
+    def __init__(
+        self,
+        cfg: RestrictedLogitsConfig,
+        device: torch.device | str = "cpu",
+        weights: dict[str, Tensor] | None = None,
+    ) -> None:
+        super().__init__()
+        self.cfg = cfg
+        n_freq = (cfg.p - 1) // 2
+        weights = weights or {}
+        for name in ("cos_coef", "sin_coef"):
+            value = weights.get(name, torch.zeros(cfg.models, n_freq))
+            if tuple(value.shape) != (cfg.models, n_freq):
+                raise ValueError(
+                    f"{name} has shape {tuple(value.shape)}; expected {(cfg.models, n_freq)}"
+                )
+            setattr(self, name, nn.Parameter(value.detach().clone().to(device)))
+        self.hook_logits = HookPoint()
+        self.setup()
+
+    @classmethod
+    @torch.no_grad()
+    def from_model(cls, model: MLP, op: str, key: Tensor) -> RestrictedLogits:
+        """Project the full logit table of `model` onto the key frequencies `key [models, F]`."""
+        p = model.cfg.p
+        a, b = torch.cartesian_prod(torch.arange(p), torch.arange(p)).T
+        if op == "divide":
+            a, b = a[b != 0], b[b != 0]
+        s = OPS[op](a, b, p).to(model.device)
+        logits = model(torch.stack([a, b], 1).to(model.device))  # [models, N, p]
+        coeffs = torch.fft.rfft(logits.double(), dim=-1)[..., 1 : (p - 1) // 2 + 1]
+        f = torch.arange(1, (p - 1) // 2 + 1, device=model.device)
+        # sum_c L[c] e^{2 pi i f (s - c) / p} = rfft(L)[f] e^{2 pi i f s / p}; average over pairs.
+        rotated = coeffs * torch.exp(2j * math.pi * f * s[:, None] / p)
+        mean = rotated.mean(1) * 2 / p  # [models, F]
+        keep = key.to(model.device)
+        weights = {"cos_coef": (mean.real * keep).float(), "sin_coef": (mean.imag * keep).float()}
+        cfg = RestrictedLogitsConfig(p=p, op=op, models=model.cfg.models)
+        return cls(cfg, model.device, weights)
+
+    def forward(self, inputs: Tensor) -> Tensor:
+        """Logits `[models, batch, p]` for pairs `[batch, 2]`."""
+        p = self.cfg.p
+        s = OPS[self.cfg.op](inputs[:, 0].cpu(), inputs[:, 1].cpu(), p).to(inputs.device)
+        f = torch.arange(1, (p - 1) // 2 + 1, device=inputs.device)
+        c = torch.arange(p, device=inputs.device)
+        angle = 2 * math.pi * f[:, None, None] * (s[None, :, None] - c[None, None, :]) / p
+        logits = torch.einsum("mf,fbc->mbc", self.cos_coef, torch.cos(angle))
+        logits = logits + torch.einsum("mf,fbc->mbc", self.sin_coef, torch.sin(angle))
+        return self.hook_logits(logits)
+
+
+def symmetry_baseline(task: ModularTask, models: Sequence[int] | None = None) -> Accuracies:
+    """The labels-only baseline of the "logits" method: no network at all.
+
+    Every pair is predicted as the majority *training* label (noisy labels included) among the
+    training pairs of its symmetry class (same clean result s = a op b); ties go to the smaller
+    label, and classes without training pairs are predicted wrong.
+
+    Returns:
+        `Accuracies` `[models]` of that prediction.
+    """
+    task = task.select(models) if models is not None else task
+    p, m = task.p, task.models
+    counts = torch.zeros(m, p, p)  # [models, class s, label]
+    cls = task.labels.expand(m, -1)
+    flat = (cls * p + task.train_labels)[task.train]
+    rows = torch.arange(m)[:, None].expand_as(cls)[task.train]
+    counts.view(m, -1).index_put_(
+        (rows, flat), torch.ones_like(flat, dtype=torch.float), accumulate=True
+    )
+    majority = counts.argmax(-1)  # argmax returns the first (smallest) label on ties
+    seen = counts.sum(-1) > 0
+    pred = torch.where(seen, majority, torch.full_like(majority, -1)).gather(1, cls)
+    return accuracies(pred, task)

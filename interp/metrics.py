@@ -1,0 +1,88 @@
+"""Accuracies of an ensemble on a noisy task: train-clean, train-noisy and test, per model.
+
+Example:
+    >>> acc = evaluate(model, task)          # model and task with the same number of models
+    >>> acc.test, acc.train_noisy            # [models] each
+    >>> print(acc)
+    model  train-clean  train-noisy   test
+        0        1.000        0.946  0.984
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import torch
+from torch import Tensor
+
+from interp.tasks.modular import ModularTask
+
+__all__ = ["Accuracies", "evaluate", "accuracies"]
+
+
+@dataclass
+class Accuracies:
+    """Per-model accuracies, each `[models]`.
+
+    Attributes:
+        train_clean: on training examples that kept their true label.
+        train_noisy: on noisy training examples, measured against the *noisy* label, i.e. how
+            much of the noise the model fits (nan when a model has no noisy examples).
+        test: on held-out examples (always clean).
+    """
+
+    train_clean: Tensor
+    train_noisy: Tensor
+    test: Tensor
+
+    def to_dict(self) -> dict[str, list[float]]:
+        return {f.name: getattr(self, f.name).tolist() for f in fields(self)}
+
+    def __str__(self) -> str:
+        rows = ["model  train-clean  train-noisy    test"]
+        for i, (c, n, t) in enumerate(zip(*(getattr(self, f.name).tolist() for f in fields(self)))):
+            rows.append(f"{i:>5}  {c:>11.3f}  {n:>11.3f}  {t:>6.3f}")
+        return "\n".join(rows)
+
+
+def _masked_mean(values: Tensor, mask: Tensor) -> Tensor:
+    """Mean of `values` over `mask` along the last axis; nan where the mask is empty."""
+    count = mask.sum(-1)
+    total = (values * mask).sum(-1)
+    return torch.where(count > 0, total / count.clamp_min(1), torch.full_like(total, float("nan")))
+
+
+def accuracies(predictions: Tensor, task: ModularTask) -> Accuracies:
+    """Accuracies of predicted labels `[models, examples]` over the whole task table (a label
+    outside 0..p-1, e.g. -1 for "no answer", is always wrong)."""
+    task = task.to(predictions.device)
+    pred = predictions
+    right_clean = (pred == task.labels).float()
+    right_noisy = (pred == task.train_labels).float()
+    return Accuracies(
+        train_clean=_masked_mean(right_clean, task.clean),
+        train_noisy=_masked_mean(right_noisy, task.noisy),
+        test=_masked_mean(right_clean, task.test),
+    )
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, task: ModularTask, batch_size: int = 16384) -> Accuracies:
+    """Run `model` over every pair of `task` and score each of its models on its own split.
+
+    Args:
+        model: any interp model over pairs (an `MLP`, an extracted model) with `cfg.models`
+            equal to `task.models`.
+        task: the task whose masks define each model's train / noisy / test sets.
+        batch_size: pairs per forward pass.
+
+    Returns:
+        `Accuracies` with fields `[models]`.
+    """
+    models = model.cfg.models
+    if models != task.models:
+        raise ValueError(f"model has {models} models but the task has {task.models}")
+    device = next(model.parameters()).device
+    inputs = task.inputs.to(device)
+    logits = torch.cat([model(chunk) for chunk in inputs.split(batch_size)], dim=1)
+    return accuracies(logits.argmax(-1), task)
