@@ -46,6 +46,7 @@ _EXPORTS = {
     "EXTRACTION_METHODS": "interp.extraction",
     "RestrictedLogits": "interp.extraction",
     "symmetry_baseline": "interp.extraction",
+    "prune": "interp.extraction",
     "Accuracies": "interp.metrics",
     "evaluate": "interp.metrics",
     "resolve_device": "interp.device",
@@ -60,6 +61,7 @@ if TYPE_CHECKING:  # static checkers see the real names
         EXTRACTION_METHODS,
         RestrictedLogits,
         extract,
+        prune,
         symmetry_baseline,
     )
     from interp.fourier import (

@@ -43,6 +43,7 @@ __all__ = [
     "RestrictedLogits",
     "RestrictedLogitsConfig",
     "symmetry_baseline",
+    "prune",
 ]
 
 EXTRACTION_METHODS = ("neuron", "key", "logits")
@@ -180,3 +181,30 @@ def symmetry_baseline(task: ModularTask, models: Sequence[int] | None = None) ->
     seen = counts.sum(-1) > 0
     pred = torch.where(seen, majority, torch.full_like(majority, -1)).gather(1, cls)
     return accuracies(pred, task)
+
+
+def prune(model: MLP, keep: Tensor) -> MLP:
+    """Zero every neuron not in `keep` (its U, V rows, W column and input bias).
+
+    Args:
+        model: an `MLP` ensemble.
+        keep: `[models, neurons]` bool, the neurons to keep.
+
+    Returns:
+        A new `MLP` with the same config.
+
+    Example (Doshi et al.: drop the 70% least periodic neurons):
+        >>> ipr = interp.extract_frequencies(model).ipr                  # [models, neurons]
+        >>> pruned = interp.prune(model, ipr >= ipr.quantile(0.7, dim=1, keepdim=True))
+    """
+    shape = (model.cfg.models, model.cfg.width)
+    if tuple(keep.shape) != shape or keep.dtype != torch.bool:
+        raise ValueError(f"keep must be a bool mask {shape}; got {keep.dtype} {tuple(keep.shape)}")
+    keep = keep.to(model.device)
+    weights = model.weights()
+    weights["U"] = weights["U"] * keep[..., None]
+    weights["V"] = weights["V"] * keep[..., None]
+    weights["W"] = weights["W"] * keep[:, None, :]
+    if "b_in" in weights:
+        weights["b_in"] = weights["b_in"] * keep
+    return MLP(model.cfg, model.device, weights)

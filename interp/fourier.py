@@ -69,7 +69,12 @@ class Spectrum:
 
     def key_frequencies(self, index: int | tuple[int, ...] = ()) -> list[int]:
         """The key frequencies of one model (`index` into the leading dims), ascending."""
-        return (torch.nonzero(self.key[index]).flatten() + 1).tolist()
+        key = self.key[index]
+        if key.dim() != 1:
+            raise ValueError(
+                f"index {index!r} leaves key of shape {tuple(key.shape)}; pass one model's index"
+            )
+        return (torch.nonzero(key).flatten() + 1).tolist()
 
     def dominant_share(self) -> Tensor:
         """`[..., F]` each frequency's share of the power that neurons put on their own dominant
@@ -85,6 +90,11 @@ def _dominant_share(power: Tensor, dominant: Tensor) -> Tensor:
     )
     total = per_freq.sum(-1, keepdim=True)
     return per_freq / total.clamp_min(torch.finfo(total.dtype).tiny)
+
+
+def _real(x: Tensor) -> Tensor:
+    """float32 or float64 as given; other dtypes (half, int) computed in float32."""
+    return x if x.dtype in (torch.float32, torch.float64) else x.float()
 
 
 def _as_matrices(x: Any) -> tuple[Tensor, tuple[str, ...]]:
@@ -123,7 +133,7 @@ def extract_frequencies(weights: Any, key_threshold: float = 0.5) -> Spectrum:
     if p < 3:
         raise ValueError(f"p={p}: need at least 3 residues for a non-constant frequency")
     n_freq = (p - 1) // 2
-    coeffs = torch.fft.rfft(stacked.float(), dim=-1)  # [..., M, neurons, p//2 + 1]
+    coeffs = torch.fft.rfft(_real(stacked), dim=-1)  # [..., M, neurons, p//2 + 1]
     mags2 = coeffs.abs() ** 2
     # For even p the Nyquist term has no phase partner; it counts in the IPR, not in `power`.
     power = mags2[..., 1 : n_freq + 1].sum(-3)
@@ -185,7 +195,7 @@ def project_onto_frequencies(
     """
     p = weights.shape[-1]
     n_freq = (p - 1) // 2
-    coeffs = torch.fft.rfft(weights.float(), dim=-1)
+    coeffs = torch.fft.rfft(_real(weights), dim=-1)
     if frequencies.dtype == torch.bool:
         if frequencies.shape[-1] != n_freq:
             raise ValueError(

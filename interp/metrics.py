@@ -4,8 +4,8 @@ Example:
     >>> acc = evaluate(model, task)          # model and task with the same number of models
     >>> acc.test, acc.train_noisy            # [models] each
     >>> print(acc)
-    model  train-clean  train-noisy   test
-        0        1.000        0.946  0.984
+    model   train  train-clean  train-noisy    test
+        0   0.981        1.000        0.946   0.984
 """
 
 from __future__ import annotations
@@ -25,12 +25,15 @@ class Accuracies:
     """Per-model accuracies, each `[models]`.
 
     Attributes:
+        train: on the whole training set against the labels as given, noisy ones included
+            (what Doshi et al. report as train accuracy).
         train_clean: on training examples that kept their true label.
         train_noisy: on noisy training examples, measured against the *noisy* label, i.e. how
             much of the noise the model fits (nan when a model has no noisy examples).
         test: on held-out examples (always clean).
     """
 
+    train: Tensor
     train_clean: Tensor
     train_noisy: Tensor
     test: Tensor
@@ -39,9 +42,10 @@ class Accuracies:
         return {f.name: getattr(self, f.name).tolist() for f in fields(self)}
 
     def __str__(self) -> str:
-        rows = ["model  train-clean  train-noisy    test"]
-        for i, (c, n, t) in enumerate(zip(*(getattr(self, f.name).tolist() for f in fields(self)))):
-            rows.append(f"{i:>5}  {c:>11.3f}  {n:>11.3f}  {t:>6.3f}")
+        rows = ["model   train  train-clean  train-noisy    test"]
+        columns = (getattr(self, f.name).tolist() for f in fields(self))
+        for i, (a, c, n, t) in enumerate(zip(*columns)):
+            rows.append(f"{i:>5}  {a:>6.3f}  {c:>11.3f}  {n:>11.3f}  {t:>6.3f}")
         return "\n".join(rows)
 
 
@@ -60,6 +64,7 @@ def accuracies(predictions: Tensor, task: ModularTask) -> Accuracies:
     right_clean = (pred == task.labels).float()
     right_noisy = (pred == task.train_labels).float()
     return Accuracies(
+        train=_masked_mean(right_noisy, task.train),
         train_clean=_masked_mean(right_clean, task.clean),
         train_noisy=_masked_mean(right_noisy, task.noisy),
         test=_masked_mean(right_clean, task.test),

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from interp.fourier import Spectrum, extract_frequencies, fourier_basis, project_onto_frequencies
+from interp.fourier import extract_frequencies, fourier_basis, project_onto_frequencies
 from interp.models.mlp import MLP, MLPConfig
 
 DEVICES = ["cpu", "meta"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -209,9 +209,25 @@ def test_key_frequencies_of_a_tensor():
     s = extract_frequencies(keyed_neurons(97, (3, 7), neurons=40, seed=0))
     assert s.key.shape == (48,)
     assert s.key_frequencies() == [3, 7]
-    torch.testing.assert_close(s.power_share().sum(), torch.tensor(1.0))
-    assert s.power_share()[[2, 6]].sum() > 0.9
     assert torch.equal(s.frequencies, torch.arange(1, 49))
+    share = s.dominant_share()
+    torch.testing.assert_close(share.sum(), torch.tensor(1.0))
+    assert share[[2, 6]].sum() == pytest.approx(1.0)  # every neuron is dominated by 3 or 7
+
+
+def test_dominant_share_weighs_each_neuron_by_its_dominant_power():
+    p = 31
+    freq, amp = torch.tensor([2, 2, 9, 4]), torch.tensor([1.0, 2.0, 3.0, 0.01])
+    s = extract_frequencies(cosines(p, freq, amp))
+    votes = torch.zeros(15)
+    votes.index_add_(0, freq - 1, (amp * p / 2) ** 2)
+    torch.testing.assert_close(s.dominant_share(), votes / votes.sum())
+    # key: a share of at least key_threshold / F; the faint neuron at 4 does not make 4 key
+    assert s.key_frequencies() == [2, 9]
+    assert extract_frequencies(cosines(p, freq, amp), key_threshold=0.0).key.all()
+    assert extract_frequencies(cosines(p, freq, amp), key_threshold=15 * 0.5).key_frequencies() == [
+        9
+    ]
 
 
 def test_key_frequencies_of_each_model():
@@ -265,7 +281,3 @@ def test_non_tensor_non_model_raises_type_error(bad):
 def test_too_small_tensors_raise_value_error(shape):
     with pytest.raises(ValueError):
         extract_frequencies(torch.randn(shape))
-
-
-def test_spectrum_is_the_public_result():
-    assert isinstance(extract_frequencies(torch.randn(3, 7)), Spectrum)

@@ -61,8 +61,10 @@ class MLPConfig:
             raise ValueError(f"act {self.act!r} is not one of {', '.join(ACTIVATIONS)}")
         if self.init not in INITS:
             raise ValueError(f"init {self.init!r} is not one of {', '.join(INITS)}")
-        if self.width < 1 or self.p < 2 or self.models < 1:
-            raise ValueError(f"width={self.width}, p={self.p}, models={self.models} must be >= 1")
+        if self.width < 1 or self.models < 1:
+            raise ValueError(f"width={self.width} and models={self.models} must be >= 1")
+        if self.p < 3:
+            raise ValueError(f"p={self.p} must be >= 3")
         seed = tuple(self.seed) if isinstance(self.seed, Sequence) else (int(self.seed),)
         if len(seed) == 1 and self.models > 1:
             seed = tuple(range(seed[0], seed[0] + self.models))
@@ -112,6 +114,9 @@ class MLP(HookedRootModule):
         m, n, p = cfg.models, cfg.width, cfg.p
         if weights is None:
             weights = _initial_weights(cfg)
+        missing = {"U", "V", "W"} - set(weights)
+        if missing:
+            raise ValueError(f"weights lack {', '.join(sorted(missing))}")
         self.U = nn.Parameter(weights["U"].detach().clone().to(device))
         self.V = nn.Parameter(weights["V"].detach().clone().to(device))
         self.W = nn.Parameter(weights["W"].detach().clone().to(device))
@@ -122,6 +127,8 @@ class MLP(HookedRootModule):
                 weights.get("b_out", zeros["b_out"]).detach().clone().to(device)
             )
         expected = {"U": (m, n, p), "V": (m, n, p), "W": (m, p, n)}
+        if cfg.bias:
+            expected |= {"b_in": (m, n), "b_out": (m, p)}
         for name, shape in expected.items():
             if tuple(getattr(self, name).shape) != shape:
                 got = tuple(getattr(self, name).shape)

@@ -20,7 +20,15 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor
 
-__all__ = ["OPS", "ModularConfig", "ModularTask", "modular_task", "is_prime"]
+__all__ = [
+    "OPS",
+    "ModularConfig",
+    "ModularTask",
+    "modular_task",
+    "modular_config",
+    "make_task",
+    "is_prime",
+]
 
 
 def is_prime(n: int) -> bool:
@@ -98,6 +106,8 @@ def modular_config(
         raise ValueError(f"op 'divide' needs a prime p; got p={p}")
     sizes = [len(v) for v in (train_fraction, noise, seed) if isinstance(v, Sequence)]
     models = max(sizes, default=1)
+    if 0 in sizes:
+        raise ValueError("seed, noise and train_fraction sequences must not be empty")
     fracs = tuple(float(f) for f in _per_model("train_fraction", train_fraction, models))
     noises = tuple(float(x) for x in _per_model("noise", noise, models))
     seeds = tuple(int(s) for s in _per_model("seed", seed, models))
@@ -153,9 +163,9 @@ class ModularTask:
         moved = {k: getattr(self, k).to(device) for k in ("inputs", "labels", "train", "noisy")}
         return ModularTask(self.config, train_labels=self.train_labels.to(device), **moved)
 
-    def select(self, models: Sequence[int]) -> ModularTask:
-        """The sub-task of the given model indices (config entries picked alike)."""
-        idx = list(models)
+    def select(self, models: Sequence[int] | int) -> ModularTask:
+        """The sub-task of the given model indices (an int keeps the axis: 1 model)."""
+        idx = [models] if isinstance(models, int) else list(models)
         cfg = self.config
         sub = ModularConfig(
             cfg.p,
@@ -184,7 +194,7 @@ def modular_task(
     Example:
         >>> task = modular_task(p=97, noise=[0.0, 0.35, 0.8], seed=0)   # 3 models
         >>> task.noisy.sum(1) / task.train.sum(1)                         # exact rates
-        tensor([0.0000, 0.3500, 0.7998])
+        tensor([0.0000, 0.3499, 0.8000])
     """
     return make_task(modular_config(p, op, train_fraction, noise, seed))
 
