@@ -352,6 +352,7 @@ def _loop(
     history: dict[str, list[Tensor]] = {k: list(v) for k, v in (metrics or {}).items()}
     if cfg.batch_size is None:
         idx, weight = _train_indices(task)
+        inputs, targets = task.inputs[idx], torch.gather(task.train_labels, 1, idx)
     else:
         batches = _Batches(task, model.cfg.seed, cfg.batch_size)
         weight = torch.full((task.models, cfg.batch_size), 1 / cfg.batch_size, device=device)
@@ -380,8 +381,8 @@ def _loop(
             break
         if cfg.batch_size is not None:
             idx = batches(step).to(device)
-        inputs = task.inputs[idx]  # [models, batch, 2]
-        targets = torch.gather(task.train_labels, 1, idx)
+            inputs = task.inputs[idx]  # [models, batch, 2]
+            targets = torch.gather(task.train_labels, 1, idx)
         per_example = _loss(model(inputs), targets, cfg.loss)
         loss = (per_example * weight).sum()  # sum over models of each model's mean
         opt.zero_grad()

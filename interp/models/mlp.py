@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 from transformer_lens import HookedRootModule
 from transformer_lens.hook_points import HookPoint
@@ -144,13 +145,16 @@ class MLP(HookedRootModule):
 
     def forward(self, inputs: Tensor) -> Tensor:
         """Logits `[models, batch, p]` for pairs `[batch, 2]` or `[models, batch, 2]`."""
-        a, b = inputs[..., 0], inputs[..., 1]
-        U_t, V_t = self.U.transpose(1, 2), self.V.transpose(1, 2)  # [models, p, neurons]
+        m, p, n = self.cfg.models, self.cfg.p, self.cfg.width
         if inputs.dim() == 2:
-            pre = U_t[:, a] + V_t[:, b]
-        else:
-            rows = torch.arange(self.cfg.models, device=inputs.device)[:, None]
-            pre = U_t[rows, a] + V_t[rows, b]
+            inputs = inputs.expand(m, -1, -1)
+        # Row (model, residue) of the stacked embedding tables; F.embedding's backward is about
+        # twice as fast as advanced indexing's scatter-add on CPU.
+        offset = (torch.arange(m, device=inputs.device) * p)[:, None]
+        table_a = self.U.transpose(1, 2).reshape(m * p, n)
+        table_b = self.V.transpose(1, 2).reshape(m * p, n)
+        pre = F.embedding(inputs[..., 0] + offset, table_a)
+        pre = pre + F.embedding(inputs[..., 1] + offset, table_b)
         if self.cfg.bias:
             pre = pre + self.b_in[:, None]
         pre = self.hook_pre(pre)  # [models, batch, neurons]
