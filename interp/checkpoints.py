@@ -132,13 +132,19 @@ def model_kind(model: nn.Module) -> str:
     raise TypeError(f"cannot save a {type(model).__name__}: not an interp model")
 
 
-def new_run(path: str | Path, config: dict) -> Path:
-    """Create the folder of a new run and write its config; refuses to reuse a non-empty folder."""
+def check_new_folder(path: str | Path) -> None:
+    """Raise `FileExistsError` unless `path` is absent or an empty folder (never overwrite)."""
     path = Path(path)
-    if path.exists() and any(path.iterdir()):
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise FileExistsError(
             f"{path} exists and is not empty; choose a new folder (or resume the run there)"
         )
+
+
+def new_run(path: str | Path, config: dict) -> Path:
+    """Create the folder of a new run and write its config; refuses to reuse a non-empty folder."""
+    path = Path(path)
+    check_new_folder(path)
     path.mkdir(parents=True, exist_ok=True)
     from interp import __version__
 

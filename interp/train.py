@@ -279,7 +279,14 @@ def train(
         raise ValueError(f"model has {model.cfg.models} models but the task has {task.models}")
     if model.cfg.p != task.p:
         raise ValueError(f"model p={model.cfg.p} but task p={task.p}")
+    # Everything that can fail is checked before a run folder is created.
     config.per_model("lr", task.models), config.per_model("weight_decay", task.models)
+    device = resolve_device(device)
+    smallest = int(task.train.sum(1).min())
+    if config.batch_size is not None and config.batch_size > smallest:
+        raise ValueError(
+            f"batch_size={config.batch_size} exceeds the smallest training set ({smallest})"
+        )
     run = None
     if out is not None:
         run = new_run(
@@ -291,7 +298,7 @@ def train(
                 "train": config.to_dict(),
             },
         )
-    return _loop(model, task, config, run, resolve_device(device), progress, start=0)
+    return _loop(model, task, config, run, device, progress, start=0)
 
 
 def resume(

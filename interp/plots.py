@@ -1,0 +1,303 @@
+"""Plotly figures of analysis results. Each function takes what an analysis returned (a
+`Spectrum`, a metrics dict, `Accuracies`) and returns a `plotly.graph_objects.Figure`; none of
+them computes science, they only arrange, normalise for display, and label.
+
+Example:
+    >>> spectrum = interp.extract_frequencies(run.model())
+    >>> figures = {"spectrum": spectrum_heatmap(spectrum), "ipr": ipr_histogram(spectrum)}
+    >>> write_figures(figures, "figures/")       # figures/spectrum.html, ipr.html, plotly.min.js
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import plotly.graph_objects as go
+import torch
+from torch import Tensor
+
+from interp.fourier import Spectrum
+from interp.metrics import Accuracies
+
+__all__ = [
+    "spectrum_heatmap",
+    "dominant_share",
+    "ipr_histogram",
+    "training_curves",
+    "extraction_bars",
+    "write_figures",
+    "CURVES",
+    "BARS",
+]
+
+# metric name in `interp.train` metrics -> legend label
+CURVES = {
+    "train_clean_acc": "train clean",
+    "train_noisy_acc": "train noisy (fit to noisy label)",
+    "test_acc": "test",
+}
+# `Accuracies` field -> bar label
+BARS = {"train_clean": "train clean", "train_noisy": "train noisy", "test": "test"}
+ACCURACY_AXIS = {"title": "accuracy", "range": [-0.02, 1.02]}
+
+
+def _check_model(model: int, models: int) -> None:
+    if not 0 <= model < models:
+        raise ValueError(f"model={model} is out of range: there are {models} models")
+
+
+def _spectrum_of(spectrum: Spectrum, model: int) -> tuple[Tensor, Tensor, Tensor]:
+    """One model's (power `[neurons, F]`, dominant `[neurons]`, key `[F]`) on the CPU; a
+    spectrum without a models axis (power `[neurons, F]`) counts as one model."""
+    fields = (spectrum.power, spectrum.dominant, spectrum.key)
+    if spectrum.power.dim() == 2:
+        fields = tuple(f[None] for f in fields)
+    elif spectrum.power.dim() != 3:
+        shape = tuple(spectrum.power.shape)
+        raise ValueError(f"spectrum power has shape {shape}; expected [models, neurons, F]")
+    _check_model(model, fields[0].shape[0])
+    power, dominant, key = (f[model].detach().cpu() for f in fields)
+    return power, dominant, key
+
+
+def spectrum_heatmap(spectrum: Spectrum, model: int = 0, title: str | None = None) -> go.Figure:
+    """Heatmap of every neuron's power over frequencies 1..F, for one model.
+
+    Each row is a neuron's power normalised to sum 1 (a dead neuron's row stays 0); rows are
+    sorted by dominant frequency, then by the share of power on it (largest first), so a
+    generalizing network shows a staircase of bright blocks and a memorizing one a grey smear.
+
+    Args:
+        spectrum: a `Spectrum` with power `[models, neurons, F]` (or `[neurons, F]`).
+        model: which model of the ensemble.
+        title: figure title (default names the model).
+
+    Returns:
+        A figure with one `go.Heatmap`: z `[neurons, F]`, x = frequencies 1..F, y = neuron rank;
+        hovering shows the neuron's index in the model.
+
+    Example:
+        >>> spectrum_heatmap(interp.extract_frequencies(model), model=2).show()
+    """
+    power, dominant, _ = _spectrum_of(spectrum, model)
+    total = power.sum(-1, keepdim=True)
+    share = power / total.clamp_min(torch.finfo(power.dtype).tiny)  # [neurons, F]
+    on_dominant = share.gather(-1, (dominant - 1)[:, None]).squeeze(-1)
+    # Two stable sorts: by share (descending), then by dominant frequency.
+    by_share = torch.argsort(-on_dominant, stable=True)
+    order = by_share[torch.argsort(dominant[by_share], stable=True)]
+    z = share[order]
+    neurons, n_freq = z.shape
+    fig = go.Figure(
+        go.Heatmap(
+            z=z.numpy(),
+            x=list(range(1, n_freq + 1)),
+            y=list(range(neurons)),
+            customdata=order[:, None].expand(-1, n_freq).numpy(),
+            colorscale="Viridis",
+            zmin=0,
+            zmax=1,
+            colorbar={"title": "power share"},
+            hovertemplate="neuron %{customdata}<br>f = %{x}<br>share %{z:.3f}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title=title or f"Neuron spectra, model {model}",
+        xaxis_title="frequency f",
+        yaxis_title="neuron (sorted by dominant frequency)",
+    )
+    return fig
+
+
+def dominant_share(spectrum: Spectrum, model: int = 0, title: str | None = None) -> go.Figure:
+    """Bar chart of `Spectrum.dominant_share()` for one model: how much of the network each
+    frequency dominates, key frequencies (`spectrum.key`) in their own colour.
+
+    Args:
+        spectrum: a `Spectrum` with power `[models, neurons, F]` (or `[neurons, F]`).
+        model: which model of the ensemble.
+        title: figure title (default names the model and its key frequencies).
+
+    Returns:
+        A figure with two `go.Bar` traces, "key" and "other", whose x (frequencies) partition
+        1..F and whose y (shares) sum to 1 over both traces.
+
+    Example:
+        >>> dominant_share(interp.extract_frequencies(model)).show()
+    """
+    shares = spectrum.dominant_share()
+    if shares.dim() == 1:
+        shares = shares[None]
+    _, _, key = _spectrum_of(spectrum, model)
+    share = shares[model].detach().cpu()
+    freqs = torch.arange(1, len(share) + 1)
+    fig = go.Figure()
+    for name, mask, color in (("key", key, "#d62728"), ("other", ~key, "#7f7f7f")):
+        fig.add_bar(x=freqs[mask].tolist(), y=share[mask].tolist(), name=name, marker_color=color)
+    keys = freqs[key].tolist()
+    fig.update_layout(
+        title=title or f"Share of dominant power per frequency, model {model} (key: {keys})",
+        xaxis_title="frequency f",
+        yaxis_title="share of dominant power",
+        barmode="overlay",
+    )
+    return fig
+
+
+def ipr_histogram(spectrum: Spectrum, models: Sequence[int] | None = None) -> go.Figure:
+    """Histogram of per-neuron IPR (1: one pure frequency, ~1/(F+1): white noise), one trace
+    per model, on shared bins over [0, 1] so models compare directly.
+
+    Args:
+        spectrum: a `Spectrum` with ipr `[models, neurons]` (or `[neurons]`).
+        models: model indices to show (default: all).
+
+    Returns:
+        A figure with one `go.Histogram` per model, x = that model's `[neurons]` IPRs.
+
+    Example:
+        >>> ipr_histogram(interp.extract_frequencies(model), models=[0, 3]).show()
+    """
+    ipr = spectrum.ipr.detach().cpu()
+    if ipr.dim() == 1:
+        ipr = ipr[None]
+    chosen = range(ipr.shape[0]) if models is None else models
+    fig = go.Figure()
+    for m in chosen:
+        _check_model(m, ipr.shape[0])
+        fig.add_histogram(
+            x=ipr[m].tolist(), name=f"model {m}", xbins={"start": 0, "end": 1, "size": 0.02}
+        )
+    fig.update_layout(
+        title="Inverse participation ratio per neuron",
+        xaxis={"title": "IPR", "range": [0, 1]},
+        yaxis_title="neurons",
+        barmode="overlay",
+    )
+    fig.update_traces(opacity=0.6)
+    return fig
+
+
+def training_curves(
+    metrics: dict[str, Tensor], model: int = 0, extracted: Tensor | None = None
+) -> go.Figure:
+    """Accuracy against training step for one model: train clean, train noisy (fit to the noisy
+    labels), test, and optionally the test accuracy of an extracted network.
+
+    The step axis is logarithmic when the logged steps span more than two decades. A log axis
+    cannot show step 0 (the initialisation), so there it is drawn at x = 0.5, half a step before
+    the first update; hovering always shows the true step. A metric that is nan at every step
+    (train noisy without label noise) is left out.
+
+    Args:
+        metrics: as returned by `interp.train` or `Run.metrics`: "step" `[T]` and each metric of
+            `CURVES` `[T, models]`.
+        model: which model of the ensemble.
+        extracted: `[T]` test accuracy of the extracted network at the same steps.
+
+    Returns:
+        A figure with one `go.Scatter` line per curve, each with T points.
+
+    Example:
+        >>> run = interp.load_run("runs/doshi")
+        >>> training_curves(run.metrics, model=1).show()
+    """
+    steps = metrics["step"].detach().cpu()
+    log_x = bool((steps > 0).any()) and float(steps.max() / steps[steps > 0].min()) > 100
+    x = torch.where(steps == 0, 0.5, steps.double()) if log_x else steps
+    curves = {label: metrics[name].detach().cpu() for name, label in CURVES.items()}
+    for name, values in zip(CURVES, curves.values()):
+        if values.dim() != 2 or values.shape[0] != len(steps):
+            shape = tuple(values.shape)
+            raise ValueError(f"{name} has shape {shape}; expected [{len(steps)}, models]")
+        _check_model(model, values.shape[1])
+    curves = {label: values[:, model] for label, values in curves.items()}
+    if extracted is not None:
+        if tuple(extracted.shape) != (len(steps),):
+            shape = tuple(extracted.shape)
+            raise ValueError(f"extracted has shape {shape}; expected [{len(steps)}] (one per step)")
+        curves["extracted test"] = extracted.detach().cpu()
+    fig = go.Figure()
+    for label, values in curves.items():
+        if values.isnan().all():
+            continue
+        fig.add_scatter(
+            x=x.tolist(),
+            y=values.tolist(),
+            name=label,
+            mode="lines",
+            customdata=steps.tolist(),
+            hovertemplate=f"{label}<br>step %{{customdata}}<br>%{{y:.3f}}<extra></extra>",
+        )
+    fig.update_layout(
+        title=f"Training, model {model}",
+        xaxis={"title": "step", "type": "log" if log_x else "linear"},
+        yaxis=ACCURACY_AXIS,
+    )
+    return fig
+
+
+def extraction_bars(results: dict[str, Accuracies], model: int = 0) -> go.Figure:
+    """Grouped bars of accuracies, one group per method (e.g. "raw", "neuron", "key", "logits",
+    "labels-only baseline"), bars for train clean, train noisy and test.
+
+    Args:
+        results: method name -> `Accuracies` (fields `[models]`) of that method.
+        model: which model of the ensemble.
+
+    Returns:
+        A figure with three `go.Bar` traces (train clean, train noisy, test), each with one bar
+        per method, x = the method names in the order given.
+
+    Example:
+        >>> raw, key = interp.evaluate(model, task), interp.evaluate(interp.extract(model), task)
+        >>> extraction_bars({"raw": raw, "neuron": key}).show()
+    """
+    names = list(results)
+    fig = go.Figure()
+    for field, label in BARS.items():
+        values = []
+        for acc in results.values():
+            column = getattr(acc, field).detach().cpu()
+            _check_model(model, len(column))
+            values.append(float(column[model]))
+        fig.add_bar(x=names, y=values, name=label)
+    fig.update_layout(
+        title=f"Accuracy by extraction method, model {model}",
+        xaxis_title="method",
+        yaxis=ACCURACY_AXIS,
+        barmode="group",
+    )
+    return fig
+
+
+def write_figures(figures: dict[str, go.Figure], out: str | Path) -> list[Path]:
+    """Write each figure to `out/<name>.html`, creating `out` if needed.
+
+    The pages load plotly.js from one shared `out/plotly.min.js` (written once, when missing),
+    so a folder of figures works offline without a 4 MB copy of plotly.js in every page. A page
+    of the same name is overwritten.
+
+    Args:
+        figures: file stem -> figure; stems must be plain file names.
+        out: the folder.
+
+    Returns:
+        The paths of the HTML files, in the order of `figures`.
+
+    Example:
+        >>> write_figures({"ipr": ipr_histogram(spectrum)}, "figures")
+        [PosixPath('figures/ipr.html')]
+    """
+    out = Path(out)
+    for name in figures:
+        if not name or Path(name).name != name or name in (".", ".."):
+            raise ValueError(f"figure name {name!r} is not a plain file name")
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, fig in figures.items():
+        path = out / f"{name}.html"
+        fig.write_html(path, include_plotlyjs="directory", auto_open=False)
+        paths.append(path)
+    return paths
