@@ -29,10 +29,11 @@ _EXPORTS = {
     "make_task": "interp.tasks.modular",
     "MLP": "interp.models.mlp",
     "MLPConfig": "interp.models.mlp",
-    "TrainConfig": "interp.train",
-    "TrainResult": "interp.train",
-    "train": "interp.train",
-    "checkpoint_schedule": "interp.train",
+    "TrainConfig": "interp.training",
+    "TrainResult": "interp.training",
+    "train": "interp.training",
+    "checkpoint_schedule": "interp.training",
+    "resume": "interp.training",
     "Run": "interp.checkpoints",
     "CheckpointError": "interp.checkpoints",
     "load_run": "interp.checkpoints",
@@ -80,7 +81,7 @@ if TYPE_CHECKING:  # static checkers see the real names
         modular_config,
         modular_task,
     )
-    from interp.train import TrainConfig, TrainResult, checkpoint_schedule, train
+    from interp.training import TrainConfig, TrainResult, checkpoint_schedule, resume, train
 
 
 def __getattr__(name: str) -> Any:

@@ -38,7 +38,7 @@ from interp.metrics import Accuracies, evaluate
 from interp.models.mlp import ACTIVATIONS, INITS, MLP, MLPConfig
 from interp.plots import dominant_share, ipr_histogram, spectrum_heatmap, write_figures
 from interp.tasks.modular import OPS, make_task, modular_config
-from interp.train import LOSSES, OPTIMIZERS, TrainConfig, resume, train
+from interp.training import LOSSES, OPTIMIZERS, TrainConfig, resume, train
 
 __all__ = ["main"]
 

@@ -170,10 +170,11 @@ def symmetry_baseline(task: ModularTask, models: Sequence[int] | None = None) ->
     """
     task = task.select(models) if models is not None else task
     p, m = task.p, task.models
-    counts = torch.zeros(m, p, p)  # [models, class s, label]
+    device = task.train.device
+    counts = torch.zeros(m, p, p, device=device)  # [models, class s, label]
     cls = task.labels.expand(m, -1)
     flat = (cls * p + task.train_labels)[task.train]
-    rows = torch.arange(m)[:, None].expand_as(cls)[task.train]
+    rows = torch.arange(m, device=device)[:, None].expand_as(cls)[task.train]
     counts.view(m, -1).index_put_(
         (rows, flat), torch.ones_like(flat, dtype=torch.float), accumulate=True
     )

@@ -16,7 +16,7 @@ from interp.plots import (
     write_figures,
 )
 from interp.tasks.modular import modular_task
-from interp.train import TrainConfig, train
+from interp.training import TrainConfig, train
 
 P, WIDTH, STEPS = 11, 16, 30
 F = (P - 1) // 2

@@ -308,7 +308,7 @@ def resume(
     where the uninterrupted run would have.
 
     Example:
-        >>> interp.train.resume("runs/doshi")
+        >>> interp.resume("runs/doshi")
     """
     run = load_run(path)
     state_path = run.path / STATE

@@ -1,0 +1,137 @@
+import math
+import re
+
+import pytest
+import torch
+
+from interp.extraction import RestrictedLogits, RestrictedLogitsConfig
+from interp.metrics import Accuracies, accuracies, evaluate
+from interp.models.mlp import MLP, MLPConfig
+from interp.tasks.modular import ModularTask, modular_config, modular_task
+
+P = 3
+
+
+def tiny_task() -> ModularTask:
+    """p = 3 addition, 9 pairs, two models with hand-picked masks.
+
+    pair:            0  1  2  3  4  5  6  7  8
+    (a, b):         00 01 02 10 11 12 20 21 22
+    clean label:     0  1  2  1  2  0  2  0  1
+    model 0: train on 0-5, pairs 1 and 4 noisy (labels 2 and 0); test 6-8
+    model 1: train on 0-2, no noise; test 3-8
+    """
+    a, b = torch.cartesian_prod(torch.arange(P), torch.arange(P)).T
+    labels = (a + b) % P
+    train = torch.tensor([[1, 1, 1, 1, 1, 1, 0, 0, 0], [1, 1, 1, 0, 0, 0, 0, 0, 0]]).bool()
+    noisy = torch.tensor([[0, 1, 0, 0, 1, 0, 0, 0, 0], [0] * 9]).bool()
+    train_labels = labels.repeat(2, 1)
+    train_labels[0, 1], train_labels[0, 4] = 2, 0
+    config = modular_config(p=P, seed=[0, 1])
+    return ModularTask(config, torch.stack([a, b], 1), labels, train, noisy, train_labels)
+
+
+def test_accuracies_of_hand_made_predictions():
+    task = tiny_task()
+    pred = torch.tensor(
+        [
+            # clean train 0, 2, 3, 5: right, wrong, right, -1 -> 2/4
+            # noisy 1, 4: the noisy label 2 (fit), the clean label 2 (not fit) -> 1/2
+            # test 6, 7, 8: right, right, out of range -> 2/3
+            [0, 2, 1, 1, 2, -1, 2, 0, 3],
+            # clean train 0, 1, 2: all right; test 3-8: right on 3 and 8 only -> 2/6
+            [0, 1, 2, 1, 0, 1, 0, 1, 1],
+        ]
+    )
+    acc = accuracies(pred, task)
+    # Against the labels trained on (noisy ones included): pairs 0, 1, 3 of 0-5 -> 3/6.
+    assert acc.train.tolist() == [pytest.approx(3 / 6), 1.0]
+    assert acc.train_clean.tolist() == [pytest.approx(2 / 4), 1.0]
+    assert acc.train_noisy[0].item() == pytest.approx(1 / 2)
+    assert math.isnan(acc.train_noisy[1].item())
+    assert acc.test.tolist() == [pytest.approx(2 / 3), pytest.approx(2 / 6)]
+
+
+def test_clean_labels_everywhere_score_perfect_except_on_noise():
+    task = tiny_task()
+    acc = accuracies(task.labels.repeat(2, 1), task)
+    assert acc.train.tolist() == [pytest.approx(4 / 6), 1.0]
+    assert acc.train_clean.tolist() == [1.0, 1.0]
+    assert acc.test.tolist() == [1.0, 1.0]
+    assert acc.train_noisy[0].item() == 0.0  # noisy labels are always wrong ones
+    # Predicting the training labels fits the noise and nothing is lost on clean pairs.
+    acc = accuracies(task.train_labels, task)
+    assert acc.train.tolist() == [1.0, 1.0]
+    assert acc.train_noisy[0].item() == 1.0
+    assert acc.train_clean.tolist() == [1.0, 1.0]
+
+
+def test_no_answer_is_always_wrong():
+    task = tiny_task()
+    acc = accuracies(torch.full((2, 9), -1), task)
+    assert acc.train.tolist() == [0.0, 0.0]
+    assert acc.train_clean.tolist() == [0.0, 0.0]
+    assert acc.test.tolist() == [0.0, 0.0]
+    assert acc.train_noisy[0].item() == 0.0
+    assert math.isnan(acc.train_noisy[1].item())
+
+
+def test_evaluate_scores_a_model_on_each_models_split():
+    """Restricted logits with one cosine at frequency 1 peak at c = a + b: a perfect model."""
+    p = 11
+    task = modular_task(p=p, noise=[0.0, 0.3], seed=[0, 1])
+    cos = torch.zeros(2, (p - 1) // 2)
+    cos[:, 0] = 1.0
+    model = RestrictedLogits(
+        RestrictedLogitsConfig(p=p, op="add", models=2), weights={"cos_coef": cos}
+    )
+    acc = evaluate(model, task)
+    assert acc.test.tolist() == [1.0, 1.0]
+    assert acc.train_clean.tolist() == [1.0, 1.0]
+    assert math.isnan(acc.train_noisy[0].item())
+    assert acc.train_noisy[1].item() == 0.0
+    clean_share = (task.clean.sum(1) / task.train.sum(1)).tolist()
+    assert acc.train.tolist() == [1.0, pytest.approx(clean_share[1])]
+    # Negating the coefficients moves the peak away from the right answer.
+    flipped = RestrictedLogits(model.cfg, weights={"cos_coef": -cos})
+    assert evaluate(flipped, task).test.tolist() == [0.0, 0.0]
+
+
+@pytest.mark.parametrize("batch_size", [1, 7, 16384])
+def test_evaluate_equals_scoring_the_argmax(batch_size):
+    task = modular_task(p=7, noise=0.3, seed=[0, 1, 2])
+    model = MLP(MLPConfig(p=7, width=12, models=3))
+    with torch.no_grad():
+        want = accuracies(model(task.inputs).argmax(-1), task)
+    got = evaluate(model, task, batch_size=batch_size)
+    for name in ("train", "train_clean", "train_noisy", "test"):
+        torch.testing.assert_close(getattr(got, name), getattr(want, name), equal_nan=True)
+
+
+def test_evaluate_needs_one_model_per_task_model():
+    task = modular_task(p=7, seed=[0, 1])
+    with pytest.raises(ValueError, match="3 models but the task has 2"):
+        evaluate(MLP(MLPConfig(p=7, width=4, models=3)), task)
+
+
+def test_accuracies_to_dict_and_str():
+    acc = Accuracies(
+        train=torch.tensor([0.75, 0.5]),
+        train_clean=torch.tensor([1.0, 0.25]),
+        train_noisy=torch.tensor([0.5, float("nan")]),
+        test=torch.tensor([0.875, 0.0]),
+    )
+    d = acc.to_dict()
+    assert list(d) == ["train", "train_clean", "train_noisy", "test"]
+    assert d["train"] == [0.75, 0.5]
+    assert d["train_clean"] == [1.0, 0.25]
+    assert d["test"] == [0.875, 0.0]
+    assert d["train_noisy"][0] == 0.5 and math.isnan(d["train_noisy"][1])
+    lines = str(acc).splitlines()
+    assert len(lines) == 3
+    assert lines[0].split() == ["model", "train", "train-clean", "train-noisy", "test"]
+    assert lines[1].split() == ["0", "0.750", "1.000", "0.500", "0.875"]
+    assert lines[2].split() == ["1", "0.500", "0.250", "nan", "0.000"]
+    # Columns are right-aligned under their headers.
+    ends = [[m.end() for m in re.finditer(r"\S+", line)] for line in lines]
+    assert ends[0] == ends[1] == ends[2]
