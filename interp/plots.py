@@ -180,7 +180,9 @@ def ipr_histogram(spectrum: Spectrum, models: Sequence[int] | None = None) -> go
 
 
 def training_curves(
-    metrics: dict[str, Tensor], model: int = 0, extracted: Tensor | None = None
+    metrics: dict[str, Tensor],
+    model: int = 0,
+    extracted: tuple[Tensor, Tensor] | None = None,
 ) -> go.Figure:
     """Accuracy against training step for one model: train clean, train noisy (fit to the noisy
     labels), test, and optionally the test accuracy of an extracted network.
@@ -194,7 +196,8 @@ def training_curves(
         metrics: as returned by `interp.train` or `Run.metrics`: "step" `[T]` and each metric of
             `CURVES` `[T, models]`.
         model: which model of the ensemble.
-        extracted: `[T]` test accuracy of the extracted network at the same steps.
+        extracted: `(steps [S], test accuracy [S])` of the extracted network, at its own steps
+            (usually the saved checkpoints), drawn with markers.
 
     Returns:
         A figure with one `go.Scatter` line per curve, each with T points.
@@ -205,29 +208,29 @@ def training_curves(
     """
     steps = metrics["step"].detach().cpu()
     log_x = bool((steps > 0).any()) and float(steps.max() / steps[steps > 0].min()) > 100
-    x = torch.where(steps == 0, 0.5, steps.double()) if log_x else steps
     curves = {label: metrics[name].detach().cpu() for name, label in CURVES.items()}
     for name, values in zip(CURVES, curves.values()):
         if values.dim() != 2 or values.shape[0] != len(steps):
             shape = tuple(values.shape)
             raise ValueError(f"{name} has shape {shape}; expected [{len(steps)}, models]")
         _check_model(model, values.shape[1])
-    curves = {label: values[:, model] for label, values in curves.items()}
+    lines = {label: (steps, values[:, model]) for label, values in curves.items()}
     if extracted is not None:
-        if tuple(extracted.shape) != (len(steps),):
-            shape = tuple(extracted.shape)
-            raise ValueError(f"extracted has shape {shape}; expected [{len(steps)}] (one per step)")
-        curves["extracted test"] = extracted.detach().cpu()
+        at, acc = (t.detach().cpu() for t in extracted)
+        if at.dim() != 1 or tuple(acc.shape) != tuple(at.shape):
+            shapes = (tuple(at.shape), tuple(acc.shape))
+            raise ValueError(f"extracted (steps, accuracy) have shapes {shapes}; need [S] and [S]")
+        lines["extracted test"] = (at, acc)
     fig = go.Figure()
-    for label, values in curves.items():
+    for label, (at, values) in lines.items():
         if values.isnan().all():
             continue
         fig.add_scatter(
-            x=x.tolist(),
+            x=(torch.where(at == 0, 0.5, at.double()) if log_x else at).tolist(),
             y=values.tolist(),
             name=label,
-            mode="lines",
-            customdata=steps.tolist(),
+            mode="lines+markers" if label == "extracted test" else "lines",
+            customdata=at.tolist(),
             hovertemplate=f"{label}<br>step %{{customdata}}<br>%{{y:.3f}}<extra></extra>",
         )
     fig.update_layout(

@@ -82,7 +82,7 @@ def test_ipr_histogram_one_trace_per_model(trained):
 def test_training_curves(trained):
     result, _, _ = trained
     metrics = result.metrics
-    fig = training_curves(metrics, model=1, extracted=metrics["test_acc"][:, 0])
+    fig = training_curves(metrics, model=1, extracted=(metrics["step"], metrics["test_acc"][:, 0]))
     assert [t.name for t in fig.data] == [
         "train clean",
         "train noisy (fit to noisy label)",
@@ -95,7 +95,7 @@ def test_training_curves(trained):
     # model 0 has no noisy labels: its train-noisy curve (all nan) is left out
     assert "train noisy (fit to noisy label)" not in [t.name for t in training_curves(metrics).data]
     with pytest.raises(ValueError, match="extracted"):
-        training_curves(metrics, extracted=torch.zeros(3))
+        training_curves(metrics, extracted=(torch.arange(3), torch.zeros(4)))
 
 
 def test_training_curves_log_axis_puts_step_zero_at_half():
