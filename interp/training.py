@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torch.func import functional_call
 from tqdm.auto import tqdm
 
 from interp.checkpoints import (
@@ -43,6 +44,11 @@ __all__ = ["TrainConfig", "TrainResult", "train", "resume", "checkpoint_schedule
 OPTIMIZERS = ("adamw", "sgd")
 LOSSES = ("mse", "ce")
 METRICS = ("train_loss", "test_loss", "train_clean_acc", "train_noisy_acc", "test_acc")
+# On a CPU the ensemble's forward/backward runs a few models at a time, so that one chunk's
+# hidden activations [chunk, batch, neurons] stay near this many elements: cache-sized chunks
+# run about twice as fast per model as the whole ensemble at once (benchmarks/ensemble_speed.py).
+# A GPU takes the whole ensemble in one call.
+CPU_CHUNK_ELEMENTS = 5_000_000
 
 
 def _floats(name: str, value: float | Sequence[float]) -> tuple[float, ...]:
@@ -236,9 +242,39 @@ class _Batches:
         return torch.stack(rows)
 
 
+def _chunk_size(model: MLP, batch: int, device: torch.device) -> int:
+    if device.type != "cpu":
+        return model.cfg.models
+    return max(1, CPU_CHUNK_ELEMENTS // (batch * model.cfg.width))
+
+
+def _chunks(model: MLP, chunk: int):
+    """(model slice, its parameters) for consecutive slices of `chunk` models."""
+    params = dict(model.named_parameters())
+    for i in range(0, model.cfg.models, chunk):
+        yield slice(i, i + chunk), {k: v[i : i + chunk] for k, v in params.items()}
+
+
+def _backward(model: MLP, inputs: Tensor, targets: Tensor, weight: Tensor, loss: str, chunk: int):
+    """Set `.grad` of every parameter to the gradient of the sum over models of each model's
+    weighted loss, `chunk` models at a time (the models never interact, so the slices are exact)."""
+    params = dict(model.named_parameters())
+    for p in params.values():
+        p.grad = torch.empty_like(p)
+    for rows, sliced in _chunks(model, chunk):
+        leaves = {k: v.detach().requires_grad_() for k, v in sliced.items()}
+        logits = functional_call(model, leaves, (inputs[rows],))
+        total = (_loss(logits, targets[rows], loss) * weight[rows]).sum()
+        grads = torch.autograd.grad(total, list(leaves.values()))
+        for name, grad in zip(leaves, grads):
+            params[name].grad[rows] = grad
+
+
 @torch.no_grad()
-def _log_metrics(model: MLP, task: ModularTask, loss: str) -> dict[str, Tensor]:
-    logits = model(task.inputs)
+def _log_metrics(model: MLP, task: ModularTask, loss: str, chunk: int) -> dict[str, Tensor]:
+    logits = torch.cat(
+        [functional_call(model, sliced, (task.inputs,)) for _, sliced in _chunks(model, chunk)]
+    )
     per_example = _loss(logits, task.train_labels, loss)
     acc = accuracies(logits.argmax(-1), task)
     test_loss = _loss(logits, task.labels.expand_as(task.train_labels), loss)
@@ -360,7 +396,9 @@ def _loop(
     if cfg.batch_size is None:
         idx, weight = _train_indices(task)
         inputs, targets = task.inputs[idx], torch.gather(task.train_labels, 1, idx)
+        chunk = _chunk_size(model, idx.shape[1], device)
     else:
+        chunk = _chunk_size(model, cfg.batch_size, device)
         batches = _Batches(task, model.cfg.seed, cfg.batch_size)
         weight = torch.full((task.models, cfg.batch_size), 1 / cfg.batch_size, device=device)
     bar = tqdm(
@@ -374,7 +412,9 @@ def _loop(
     for step in bar:
         # Metrics and checkpoints describe the weights after `step` updates.
         if step % cfg.log_every == 0 or step == cfg.steps:
-            logged = _log_metrics(model, task, cfg.loss)
+            logged = _log_metrics(
+                model, task, cfg.loss, _chunk_size(model, len(task.labels), device)
+            )
             history.setdefault("step", []).append(torch.tensor(step))
             for k, v in logged.items():
                 history.setdefault(k, []).append(v.cpu())
@@ -390,10 +430,7 @@ def _loop(
             idx = batches(step).to(device)
             inputs = task.inputs[idx]  # [models, batch, 2]
             targets = torch.gather(task.train_labels, 1, idx)
-        per_example = _loss(model(inputs), targets, cfg.loss)
-        loss = (per_example * weight).sum()  # sum over models of each model's mean
-        opt.zero_grad()
-        loss.backward()
+        _backward(model, inputs, targets, weight, cfg.loss, chunk)
         opt.step()
     model.eval()
     return TrainResult(model, {k: torch.stack(v) for k, v in history.items()}, run)

@@ -3,6 +3,7 @@ import math
 import pytest
 import torch
 
+import interp.training as training_module
 from interp.metrics import evaluate
 from interp.models.mlp import MLP, MLPConfig
 from interp.tasks.modular import modular_task
@@ -340,3 +341,23 @@ def test_a_refused_run_writes_nothing(tmp_path, models, p, config):
     with pytest.raises(ValueError):
         fit(model, task, config, out=tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def test_cpu_chunking_of_the_ensemble_gives_the_same_training(monkeypatch):
+    """One model per chunk (as a big ensemble gets on a CPU) trains what the whole batch does."""
+    task = modular_task(p=13, noise=[0.0, 0.3, 0.5], seed=[0, 1, 2])
+    cfg = TrainConfig(steps=15, lr=[1e-2, 3e-3, 1e-2], weight_decay=[0.0, 1.0, 0.1], log_every=5)
+
+    def trained():
+        model = MLP(MLPConfig(p=13, width=24, models=3, seed=[0, 1, 2]))
+        return train(model, task, cfg, progress=False, device="cpu")
+
+    whole = trained()
+    monkeypatch.setattr(training_module, "CPU_CHUNK_ELEMENTS", 1)
+    chunked = trained()
+    for name, value in whole.model.weights().items():
+        torch.testing.assert_close(chunked.model.weights()[name], value, atol=1e-5, rtol=1e-4)
+    for name, value in whole.metrics.items():
+        torch.testing.assert_close(
+            chunked.metrics[name], value, atol=1e-5, rtol=1e-4, equal_nan=True
+        )

@@ -145,7 +145,7 @@ class MLP(HookedRootModule):
 
     def forward(self, inputs: Tensor) -> Tensor:
         """Logits `[models, batch, p]` for pairs `[batch, 2]` or `[models, batch, 2]`."""
-        m, p, n = self.cfg.models, self.cfg.p, self.cfg.width
+        m, n, p = self.U.shape  # not cfg.models: training may run a slice of the ensemble
         if inputs.dim() == 2:
             inputs = inputs.expand(m, -1, -1)
         # Row (model, residue) of the stacked embedding tables; F.embedding's backward is about

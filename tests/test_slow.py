@@ -1,0 +1,35 @@
+"""Full-size checks, minutes each on a CPU: `pytest -m slow` (CI runs without them)."""
+
+from pathlib import Path
+
+import pytest
+
+import interp
+from interp.training import TrainConfig, train
+
+pytestmark = pytest.mark.slow
+
+
+def test_doshi_coexistence_phase_at_noise_035():
+    """p 97, width 500, wd 0, 1000 epochs: Doshi et al. report train 97.8% / test 98.3%; the
+    network fits most wrong labels, and per-neuron frequency extraction removes them all."""
+    task = interp.modular_task(p=97, train_fraction=0.5, noise=0.35, seed=0)
+    model = interp.MLP(interp.MLPConfig(p=97, width=500, seed=0))
+    trained = train(model, task, TrainConfig(steps=1000, lr=1e-2), progress=False).model
+    raw = interp.evaluate(trained, task)
+    assert raw.train[0] > 0.95 and raw.test[0] > 0.95 and raw.train_noisy[0] > 0.85
+    extracted = interp.evaluate(interp.extract(trained), task)
+    assert extracted.test[0] > 0.99 and extracted.train_noisy[0] < 0.02
+
+
+def test_shipped_run_regenerates_from_its_command(tmp_path):
+    """The shipped run's stored command, replayed, gives the same final weights."""
+    from interp.cli import main
+
+    run = interp.load_run(Path(__file__).parents[1] / "checkpoints" / "doshi_p97_noise035_wd0")
+    argv = run.config["command"].split()[1:]
+    argv[argv.index("--out") + 1] = str(tmp_path / "again")
+    assert main(argv) == 0
+    again = interp.load_run(tmp_path / "again")
+    for name, value in run.model().weights().items():
+        assert (again.model().weights()[name] - value).abs().max() < 1e-4, name
