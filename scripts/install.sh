@@ -6,20 +6,20 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 extras=${1:-}
 python3 -m venv .venv
-pip=".venv/bin/pip"
+# The local mirrors print one harmless "Location ... is ignored" warning per package: hide those.
+pip_install() { .venv/bin/pip install -q "$@" 2> >(grep -v "^WARNING: Location" >&2); }
 if ! .venv/bin/python -c "import torch" 2>/dev/null; then
   if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
-    "$pip" install -q torch
+    pip_install torch
   else
     # A CPU wheel that pip finds without an index (this workplace ships one), else PyTorch's CPU index.
-    if "$pip" install -q --no-index --no-deps torch==2.13.0 2>/dev/null; then
-      "$pip" install -q torch==2.13.0
+    if .venv/bin/pip install -q --no-index --no-deps torch==2.13.0 2>/dev/null; then
+      pip_install torch==2.13.0
     else
-      "$pip" install -q torch --index-url https://download.pytorch.org/whl/cpu \
+      pip_install torch --index-url https://download.pytorch.org/whl/cpu \
         --extra-index-url https://pypi.org/simple
     fi
   fi
 fi
-# The local mirrors print one harmless "Location ... is ignored" warning per package: hide those.
-"$pip" install -q -e ".${extras:+[$extras]}" 2> >(grep -v "^WARNING: Location" >&2)
+pip_install -e ".${extras:+[$extras]}"
 .venv/bin/python -c "import interp, torch; print(f'interp ready: torch {torch.__version__}, cuda={torch.cuda.is_available()}')"
