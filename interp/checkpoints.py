@@ -160,7 +160,7 @@ def new_run(path: str | Path, config: dict) -> Path:
 
 def write_step(run: Path, step: int, model: nn.Module, task: ModularTask | None) -> Path:
     """Save the model weights after `step` updates, with the task masks when there is a task."""
-    tensors = {name: value for name, value in model.state_dict().items()}
+    tensors = dict(model.state_dict())
     if task is not None:
         tensors |= {
             "task.train": task.train,

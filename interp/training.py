@@ -192,10 +192,6 @@ class BatchedOptimizer:
                     d = buf.mul_(self.cfg.momentum).add_(d)
                 p.sub_(lr * d)
 
-    def zero_grad(self) -> None:
-        for p in self.params.values():
-            p.grad = None
-
 
 def _loss(logits: Tensor, targets: Tensor, kind: str) -> Tensor:
     """Per-example loss `[models, batch]` from logits `[models, batch, p]` and targets."""
