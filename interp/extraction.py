@@ -35,7 +35,7 @@ from transformer_lens.hook_points import HookPoint
 from interp.fourier import extract_frequencies, project_onto_frequencies
 from interp.metrics import Accuracies, accuracies
 from interp.models.mlp import MLP
-from interp.tasks.modular import OPS, ModularTask
+from interp.tasks.modular import OPS, ModularTask, pairs
 
 __all__ = [
     "EXTRACTION_METHODS",
@@ -131,11 +131,9 @@ class RestrictedLogits(HookedRootModule):
     def from_model(cls, model: MLP, op: str, key: Tensor) -> RestrictedLogits:
         """Project the full logit table of `model` onto the key frequencies `key [models, F]`."""
         p = model.cfg.p
-        a, b = torch.cartesian_prod(torch.arange(p), torch.arange(p)).T
-        if op == "divide":
-            a, b = a[b != 0], b[b != 0]
-        s = OPS[op](a, b, p).to(model.device)
-        logits = model(torch.stack([a, b], 1).to(model.device))  # [models, N, p]
+        inputs = pairs(p, op)
+        s = OPS[op](inputs[:, 0], inputs[:, 1], p).to(model.device)
+        logits = model(inputs.to(model.device))  # [models, N, p]
         coeffs = torch.fft.rfft(logits.double(), dim=-1)[..., 1 : (p - 1) // 2 + 1]
         f = torch.arange(1, (p - 1) // 2 + 1, device=model.device)
         # sum_c L[c] e^{2 pi i f (s - c) / p} = rfft(L)[f] e^{2 pi i f s / p}; average over pairs.

@@ -17,7 +17,7 @@ from torch import Tensor
 
 from interp.tasks.modular import ModularTask
 
-__all__ = ["Accuracies", "evaluate", "accuracies"]
+__all__ = ["Accuracies", "evaluate", "accuracies", "masked_mean"]
 
 
 @dataclass
@@ -49,7 +49,7 @@ class Accuracies:
         return "\n".join(rows)
 
 
-def _masked_mean(values: Tensor, mask: Tensor) -> Tensor:
+def masked_mean(values: Tensor, mask: Tensor) -> Tensor:
     """Mean of `values` over `mask` along the last axis; nan where the mask is empty."""
     count = mask.sum(-1)
     total = (values * mask).sum(-1)
@@ -64,10 +64,10 @@ def accuracies(predictions: Tensor, task: ModularTask) -> Accuracies:
     right_clean = (pred == task.labels).float()
     right_noisy = (pred == task.train_labels).float()
     return Accuracies(
-        train=_masked_mean(right_noisy, task.train),
-        train_clean=_masked_mean(right_clean, task.clean),
-        train_noisy=_masked_mean(right_noisy, task.noisy),
-        test=_masked_mean(right_clean, task.test),
+        train=masked_mean(right_noisy, task.train),
+        train_clean=masked_mean(right_clean, task.clean),
+        train_noisy=masked_mean(right_noisy, task.noisy),
+        test=masked_mean(right_clean, task.test),
     )
 
 

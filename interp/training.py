@@ -35,7 +35,7 @@ from interp.checkpoints import (
     write_tensors,
 )
 from interp.device import resolve_device
-from interp.metrics import accuracies
+from interp.metrics import accuracies, masked_mean
 from interp.models.mlp import MLP
 from interp.tasks.modular import ModularTask
 
@@ -275,8 +275,8 @@ def _log_metrics(model: MLP, task: ModularTask, loss: str, chunk: int) -> dict[s
     acc = accuracies(logits.argmax(-1), task)
     test_loss = _loss(logits, task.labels.expand_as(task.train_labels), loss)
     return {
-        "train_loss": (per_example * task.train).sum(1) / task.train.sum(1),
-        "test_loss": (test_loss * task.test).sum(1) / task.test.sum(1).clamp_min(1),
+        "train_loss": masked_mean(per_example, task.train),
+        "test_loss": masked_mean(test_loss, task.test),
         "train_clean_acc": acc.train_clean,
         "train_noisy_acc": acc.train_noisy,
         "test_acc": acc.test,

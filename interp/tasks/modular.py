@@ -27,6 +27,7 @@ __all__ = [
     "modular_task",
     "modular_config",
     "make_task",
+    "pairs",
     "is_prime",
 ]
 
@@ -199,15 +200,19 @@ def modular_task(
     return make_task(modular_config(p, op, train_fraction, noise, seed))
 
 
+def pairs(p: int, op: str) -> Tensor:
+    """`[examples, 2]` every pair (a, b) of Z_p x Z_p in row-major order; b != 0 for divide."""
+    a, b = torch.cartesian_prod(torch.arange(p), torch.arange(p)).T
+    if op == "divide":
+        a, b = a[b != 0], b[b != 0]
+    return torch.stack([a, b], dim=1)
+
+
 def make_task(config: ModularConfig) -> ModularTask:
     """Regenerate the task described by `config` (what `load_run` calls)."""
     p = config.p
-    a, b = torch.cartesian_prod(torch.arange(p), torch.arange(p)).T
-    if config.op == "divide":
-        keep = b != 0
-        a, b = a[keep], b[keep]
-    inputs = torch.stack([a, b], dim=1)
-    labels = OPS[config.op](a, b, p)
+    inputs = pairs(p, config.op)
+    labels = OPS[config.op](inputs[:, 0], inputs[:, 1], p)
     n = len(labels)
     train, noisy, train_labels = [], [], []
     for frac, xi, seed in zip(config.train_fraction, config.noise, config.seed):
