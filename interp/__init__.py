@@ -44,12 +44,15 @@ _EXPORTS = {
     "fourier_basis": "interp.fourier",
     "project_onto_frequencies": "interp.fourier",
     "extract": "interp.extraction",
+    "compare_extraction": "interp.extraction",
+    "extraction_curve": "interp.extraction",
     "EXTRACTION_METHODS": "interp.extraction",
     "RestrictedLogits": "interp.extraction",
     "symmetry_baseline": "interp.extraction",
     "prune": "interp.extraction",
     "Accuracies": "interp.metrics",
     "evaluate": "interp.metrics",
+    "first_step": "interp.metrics",
     "resolve_device": "interp.device",
 }
 
@@ -61,7 +64,9 @@ if TYPE_CHECKING:  # static checkers see the real names
     from interp.extraction import (
         EXTRACTION_METHODS,
         RestrictedLogits,
+        compare_extraction,
         extract,
+        extraction_curve,
         prune,
         symmetry_baseline,
     )
@@ -71,7 +76,7 @@ if TYPE_CHECKING:  # static checkers see the real names
         fourier_basis,
         project_onto_frequencies,
     )
-    from interp.metrics import Accuracies, evaluate
+    from interp.metrics import Accuracies, evaluate, first_step
     from interp.models.mlp import MLP, MLPConfig
     from interp.tasks.modular import (
         OPS,

@@ -26,20 +26,24 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 from transformer_lens import HookedRootModule
 from transformer_lens.hook_points import HookPoint
 
+from interp.checkpoints import CheckpointError, Run, load_run
 from interp.fourier import extract_frequencies, project_onto_frequencies
-from interp.metrics import Accuracies, accuracies
+from interp.metrics import Accuracies, accuracies, evaluate
 from interp.models.mlp import MLP
 from interp.tasks.modular import OPS, ModularTask, pairs
 
 __all__ = [
     "EXTRACTION_METHODS",
     "extract",
+    "compare_extraction",
+    "extraction_curve",
     "RestrictedLogits",
     "RestrictedLogitsConfig",
     "symmetry_baseline",
@@ -82,6 +86,58 @@ def extract(
     weights["V"] = project_onto_frequencies(weights["V"], freqs)
     weights["W"] = project_onto_frequencies(weights["W"].transpose(1, 2), freqs).transpose(1, 2)
     return MLP(model.cfg, model.device, weights)
+
+
+def compare_extraction(
+    model: MLP, task: ModularTask, methods: Sequence[str] = EXTRACTION_METHODS
+) -> dict[str, Accuracies]:
+    """The raw network beside each extraction method and the labels-only baseline.
+
+    Args:
+        model: a trained `MLP` ensemble with `task.models` models.
+        task: the task it trained on (its split and noisy labels).
+        methods: extraction methods to run, in order.
+
+    Returns:
+        `{"raw": ..., <method>: ..., "baseline": ...}`, each `Accuracies` `[models]`.
+
+    Example:
+        >>> table = interp.compare_extraction(run.model(), run.task)
+        >>> table["raw"].test, table["neuron"].test, table["baseline"].test
+    """
+    table = {"raw": evaluate(model, task)}
+    for method in methods:
+        table[method] = evaluate(extract(model, method, op=task.config.op), task)
+    table["baseline"] = symmetry_baseline(task)
+    return table
+
+
+def extraction_curve(
+    run: Run | str | Path,
+    methods: Sequence[str] = ("neuron",),
+    steps: Sequence[int] | None = None,
+) -> tuple[list[int], dict[str, Accuracies]]:
+    """`compare_extraction` at every saved step of a run: when does the rule come out?
+
+    Args:
+        run: a run folder or `Run`.
+        methods: extraction methods to run at each step.
+        steps: saved steps to use (default: all of them).
+
+    Returns:
+        `(steps, table)` where `table` has "raw", each method and "baseline", each
+        `Accuracies` with fields `[steps, models]`.
+
+    Example:
+        >>> steps, curve = interp.extraction_curve("checkpoints/add_p97_noise080")
+        >>> curve["neuron"].test[:, 0]  # extracted test accuracy of model 0 over training
+    """
+    run = run if isinstance(run, Run) else load_run(run)
+    steps = list(run.steps if steps is None else steps)
+    if not steps:
+        raise CheckpointError(f"{run.path}: no saved steps to extract from")
+    rows = [compare_extraction(run.model(s), run.task, methods) for s in steps]
+    return steps, {name: Accuracies.stack([r[name] for r in rows]) for name in rows[0]}
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
 import torch
@@ -17,7 +18,7 @@ from torch import Tensor
 
 from interp.tasks.modular import ModularTask
 
-__all__ = ["Accuracies", "evaluate", "accuracies", "masked_mean"]
+__all__ = ["Accuracies", "evaluate", "accuracies", "masked_mean", "first_step"]
 
 
 @dataclass
@@ -41,12 +42,44 @@ class Accuracies:
     def to_dict(self) -> dict[str, list[float]]:
         return {f.name: getattr(self, f.name).tolist() for f in fields(self)}
 
+    @classmethod
+    def stack(cls, items: Sequence[Accuracies]) -> Accuracies:
+        """Stack per-step `Accuracies` (`[models]` each) into one with fields `[steps, models]`."""
+        if not items:
+            raise ValueError("stack needs at least one Accuracies")
+        return cls(*(torch.stack([getattr(a, f.name) for a in items]) for f in fields(cls)))
+
     def __str__(self) -> str:
         rows = ["model   train  train-clean  train-noisy    test"]
         columns = (getattr(self, f.name).tolist() for f in fields(self))
         for i, (a, c, n, t) in enumerate(zip(*columns)):
             rows.append(f"{i:>5}  {a:>6.3f}  {c:>11.3f}  {n:>11.3f}  {t:>6.3f}")
         return "\n".join(rows)
+
+
+def first_step(values: Tensor, steps: Sequence[int] | Tensor, threshold: float) -> Tensor:
+    """The first step at which each model's curve reaches `threshold`.
+
+    Args:
+        values: a curve per model, `[steps, models]` (e.g. `run.metrics["train_noisy_acc"]`).
+        steps: the step of each row, `[steps]`, ascending.
+        threshold: the level to reach (`values >= threshold`).
+
+    Returns:
+        `[models]` long: the first such step, or -1 where a model never reaches it.
+
+    Example:
+        >>> m = run.metrics
+        >>> first_step(m["train_noisy_acc"], m["step"], 0.9)  # when the noise is 90% memorized
+    """
+    steps = torch.as_tensor(steps, device=values.device)
+    if values.dim() != 2 or values.shape[0] != len(steps):
+        raise ValueError(
+            f"values must be [steps, models] with {len(steps)} steps; got {tuple(values.shape)}"
+        )
+    reached = values >= threshold  # nan never reaches
+    first = reached.int().argmax(0)  # the first True (0 when there is none)
+    return torch.where(reached.any(0), steps[first].long(), torch.full_like(first, -1).long())
 
 
 def masked_mean(values: Tensor, mask: Tensor) -> Tensor:

@@ -26,6 +26,7 @@ __all__ = [
     "ipr_histogram",
     "training_curves",
     "extraction_bars",
+    "frontier",
     "write_figures",
     "CURVES",
     "BARS",
@@ -271,6 +272,52 @@ def extraction_bars(results: dict[str, Accuracies], model: int = 0) -> go.Figure
         xaxis_title="method",
         yaxis=ACCURACY_AXIS,
         barmode="group",
+    )
+    return fig
+
+
+def frontier(
+    x: Sequence[float],
+    curves: dict[str, Sequence[float]],
+    xlabel: str,
+    title: str | None = None,
+    log_x: bool | None = None,
+) -> go.Figure:
+    """Test accuracy of each method (raw network, extraction methods, baseline) against one
+    setting, e.g. label noise or width.
+
+    Args:
+        x: the setting's values, `[X]`, ascending.
+        curves: legend label -> accuracy at each x, `[X]` each.
+        xlabel: the setting's name, for the axis.
+        title: figure title (default "Test accuracy against <xlabel>").
+        log_x: log x axis; default when x is positive and spans more than a decade.
+
+    Returns:
+        A figure with one `go.Scatter` (lines and markers) per curve.
+
+    Example:
+        >>> frontier([0.5, 0.8], {"raw": [0.9, 0.01], "neuron": [1.0, 0.99]}, "label noise")
+    """
+    xs = [float(v) for v in x]
+    for label, ys in curves.items():
+        if len(ys) != len(xs):
+            raise ValueError(f"curve {label!r} has {len(ys)} points; x has {len(xs)}")
+    if log_x is None:
+        log_x = bool(xs) and min(xs) > 0 and max(xs) / min(xs) > 10
+    fig = go.Figure()
+    for label, ys in curves.items():
+        fig.add_scatter(
+            x=xs,
+            y=[float(v) for v in ys],
+            name=label,
+            mode="lines+markers",
+            hovertemplate=f"{label}<br>{xlabel} %{{x}}<br>%{{y:.3f}}<extra></extra>",
+        )
+    fig.update_layout(
+        title=title or f"Test accuracy against {xlabel}",
+        xaxis={"title": xlabel, "type": "log" if log_x else "linear"},
+        yaxis=ACCURACY_AXIS,
     )
     return fig
 
