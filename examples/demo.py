@@ -1,11 +1,12 @@
 """The demo: analyse a shipped noisy-label checkpoint, print its raw accuracies next to the
 extracted ones, and write figures.
 
-    python examples/demo.py [--run checkpoints/doshi_p97_noise035_wd0] [--out figures]
+    python examples/demo.py [--run checkpoints/add_p97_noise080] [--out figures]
 
-The network below was trained with 35% of its training labels replaced by wrong ones and no
-weight decay (Doshi et al.'s coexistence phase): it fits almost all of the wrong labels, yet
-projecting each neuron onto its dominant frequency removes the memorized part and keeps the rule.
+The network below was trained on (a + b) mod 97 with 80% of its training labels replaced by wrong
+ones: it fits every wrong label and answers 1% of the test pairs right, yet projecting each neuron
+onto its dominant frequency removes the memorized part and keeps the rule. `--run
+checkpoints/doshi_p97_noise035_wd0` shows the same at 35% noise (Doshi et al.'s coexistence phase).
 """
 
 from __future__ import annotations
@@ -19,7 +20,15 @@ import torch
 import interp
 from interp import plots
 
-DEFAULT_RUN = Path(__file__).resolve().parent.parent / "checkpoints" / "doshi_p97_noise035_wd0"
+DEFAULT_RUN = Path(__file__).resolve().parent.parent / "checkpoints" / "add_p97_noise080"
+NAMES = {
+    "raw": "raw network",
+    "neuron": "extract: neuron",
+    "key": "extract: key",
+    "logits": "extract: logits",
+    "baseline": "labels only: per class",
+    "pooled baseline": "labels only: pooled",
+}
 
 
 def main() -> None:
@@ -44,11 +53,7 @@ def main() -> None:
     )
     print(f"command   {run.config.get('command')}\n")
 
-    results = {"raw network": interp.evaluate(model, task)}
-    for method in interp.EXTRACTION_METHODS:
-        extracted = interp.extract(model, method, op=task.config.op)
-        results[f"extract: {method}"] = interp.evaluate(extracted, task)
-    results["labels-only baseline"] = interp.symmetry_baseline(task)
+    results = {NAMES[k]: v for k, v in interp.compare_extraction(model, task).items()}
 
     print(f"{'':<24}{'train':>8}{'train-clean':>13}{'train-noisy':>13}{'test':>8}")
     for name, acc in results.items():
@@ -57,8 +62,9 @@ def main() -> None:
             f"{acc.train_noisy[0]:>13.3f}{acc.test[0]:>8.3f}"
         )
     print("(train-noisy: agreement with the *wrong* training labels; lower = less memorized.)")
-    print("(the 'logits' restriction averages along a + b = const, which the labels-only baseline")
-    print(" does with no network at all: it proves nothing about the weights; see extraction.py)")
+    print("(labels only: no network. 'logits' fits one function of (a + b - c) to the network's")
+    print(" outputs, which pools the labels of every class: it scores what the pooled vote of the")
+    print(" labels scores and proves nothing about the weights; see interp/extraction.py.)")
 
     spectrum = interp.extract_frequencies(model)
     clean_spectrum = interp.extract_frequencies(interp.extract(model))
@@ -69,10 +75,8 @@ def main() -> None:
     )
 
     # Extracted test accuracy at every saved step, beside the training curves.
-    steps = torch.tensor(run.steps)
-    extracted_test = torch.tensor(
-        [interp.evaluate(interp.extract(run.model(s)), task).test[0] for s in run.steps]
-    )
+    steps, curve = interp.extraction_curve(run, methods=["neuron"])
+    extracted_test = curve["neuron"].test[:, 0]
     figures = {
         "spectrum_raw": plots.spectrum_heatmap(spectrum, title="Raw network: power per frequency"),
         "spectrum_extracted": plots.spectrum_heatmap(
@@ -80,13 +84,15 @@ def main() -> None:
         ),
         "dominant_share": plots.dominant_share(spectrum),
         "ipr": plots.ipr_histogram(spectrum),
-        "training": plots.training_curves(run.metrics, extracted=(steps, extracted_test)),
+        "training": plots.training_curves(
+            run.metrics, extracted=(torch.tensor(steps), extracted_test)
+        ),
         "extraction": plots.extraction_bars(results),
     }
     paths = plots.write_figures(figures, args.out)
     print(
         "\nextracted test accuracy over training: "
-        + ", ".join(f"{s}: {a:.2f}" for s, a in zip(run.steps, extracted_test.tolist()))
+        + ", ".join(f"{s}: {a:.2f}" for s, a in zip(steps, extracted_test.tolist()))
     )
     print(f"wrote {len(paths)} figures to {args.out}/ in {time.perf_counter() - start:.1f} s")
 

@@ -186,8 +186,8 @@ def at(row: dict, step: int) -> float:
 def search_table(rows: list[dict]) -> str:
     head = (
         "| axis | setting | raw test | train-noisy | neuron @10 | neuron @100 | neuron (end) "
-        "| key (end) | logits (end) | baseline | best neuron (step) |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|\n"
+        "| key (end) | logits (end) | baseline | pooled baseline | best neuron (step) |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
     lines = []
     for r in rows:
@@ -197,7 +197,8 @@ def search_table(rows: list[dict]) -> str:
             f"| {r['axis']} | {r['label']} | {f['raw']['test']:.3f} "
             f"| {f['raw']['train_noisy']:.3f} | {at(r, 10):.3f} | {at(r, 100):.3f} "
             f"| {f['neuron']['test']:.3f} | {f['key']['test']:.3f} | {f['logits']['test']:.3f} "
-            f"| {f['baseline']['test']:.3f} | {r['neuron_test'][best]:.3f} ({r['steps'][best]}) |"
+            f"| {f['baseline']['test']:.3f} | {f['pooled baseline']['test']:.3f} "
+            f"| {r['neuron_test'][best]:.3f} ({r['steps'][best]}) |"
         )
     return head + "\n".join(lines)
 
@@ -208,7 +209,7 @@ def frontier(rows: list[dict], key: str) -> tuple[list, dict[str, list[float]], 
     for r in rows:
         groups.setdefault(r["settings"].get(key, {**BASE_MODEL, **BASE_TASK}[key]), []).append(r)
     xs = sorted(groups)
-    names = ["raw", "neuron", "key", "logits", "baseline"]
+    names = ["raw", "neuron", "key", "logits", "baseline", "pooled baseline"]
     curves = {
         n: [sum(r["final"][n]["test"] for r in groups[x]) / len(groups[x]) for x in xs]
         for n in names
@@ -259,7 +260,7 @@ def main() -> None:
         for key, subset in (("noise", noise_rows), ("width", width_rows)):
             xs, curves, table = frontier(subset, key)
             print(f"\n## Frontier against {key}\n\n{table}")
-            figures[f"frontier_{key}"] = plots.frontier(xs, curves, xlabel=key)
+            figures[f"frontier_{key}"] = plots.lines(xs, curves, xlabel=key)
     if figures:
         paths = plots.write_figures(figures, args.out)
         print(f"\nwrote {len(paths)} figures to {args.out}/")

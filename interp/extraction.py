@@ -9,16 +9,20 @@ Methods (`interp.extract(model, method=...)`):
 - "logits": Nanda et al.'s restricted logits: keep only the cos/sin(2 pi f (s - c) / p)
   components of the logit table, s = a op b, for the key frequencies f.
 
-A trap (see DESIGN.md): "logits" averages the network's outputs along the task's symmetry
-classes (all pairs with the same s), so for a network that merely memorized its labels it returns
-the majority training label of each class, without help from the weights. Read it next to
-`symmetry_baseline(task)`, which does exactly that from the labels alone, with no network.
+A trap (see DESIGN.md): "logits" fits one function of (s - c) to the network's whole logit
+table, so it averages the outputs along each symmetry class (all pairs with the same s) and then
+pools all classes into one shared profile. For a network that merely memorized its labels it
+returns what the labels give with no help from the weights: `symmetry_baseline(task)` (majority
+label per class) and `symmetry_baseline(task, pooled=True)` (the most common offset label - s over
+all pairs; the rule itself while clean labels outnumber each wrong offset, even at 95% noise).
+Read "logits" next to both; `compare_extraction` reports them side by side.
 
 Example:
     >>> clean = interp.extract(model)                     # same shapes, hooks and I/O as model
     >>> interp.evaluate(clean, task).test                 # [models]
     >>> interp.evaluate(interp.extract(model, "logits", op="add"), task).test
-    >>> interp.symmetry_baseline(task).test               # what "logits" gets for free
+    >>> interp.symmetry_baseline(task, pooled=True).test  # what "logits" gets for free
+    >>> interp.compare_extraction(model, task)            # raw, every method, both baselines
 """
 
 from __future__ import annotations
@@ -99,7 +103,8 @@ def compare_extraction(
         methods: extraction methods to run, in order.
 
     Returns:
-        `{"raw": ..., <method>: ..., "baseline": ...}`, each `Accuracies` `[models]`.
+        `{"raw": ..., <method>: ..., "baseline": ..., "pooled baseline": ...}`, each
+        `Accuracies` `[models]`; the baselines are `symmetry_baseline` per class and pooled.
 
     Example:
         >>> table = interp.compare_extraction(run.model(), run.task)
@@ -109,6 +114,7 @@ def compare_extraction(
     for method in methods:
         table[method] = evaluate(extract(model, method, op=task.config.op), task)
     table["baseline"] = symmetry_baseline(task)
+    table["pooled baseline"] = symmetry_baseline(task, pooled=True)
     return table
 
 
@@ -125,8 +131,8 @@ def extraction_curve(
         steps: saved steps to use (default: all of them).
 
     Returns:
-        `(steps, table)` where `table` has "raw", each method and "baseline", each
-        `Accuracies` with fields `[steps, models]`.
+        `(steps, table)` with the keys of `compare_extraction`, each `Accuracies` with fields
+        `[steps, models]`.
 
     Example:
         >>> steps, curve = interp.extraction_curve("checkpoints/add_p97_noise080")
@@ -212,12 +218,20 @@ class RestrictedLogits(HookedRootModule):
         return self.hook_logits(logits)
 
 
-def symmetry_baseline(task: ModularTask, models: Sequence[int] | None = None) -> Accuracies:
-    """The labels-only baseline of the "logits" method: no network at all.
+def symmetry_baseline(
+    task: ModularTask, models: Sequence[int] | None = None, pooled: bool = False
+) -> Accuracies:
+    """The labels-only baselines of the "logits" method: no network at all.
 
-    Every pair is predicted as the majority *training* label (noisy labels included) among the
-    training pairs of its symmetry class (same clean result s = a op b); ties go to the smaller
-    label, and classes without training pairs are predicted wrong.
+    Per class (default): every pair is predicted as the majority *training* label (noisy labels
+    included) among the training pairs of its symmetry class (same clean result s = a op b); ties
+    go to the smaller label, and classes without training pairs are predicted wrong.
+
+    Pooled (`pooled=True`): the restricted logits are one function of (s - c) shared by every
+    class, fitted on all pairs at once, so they pool the labels of all classes. The pooled baseline
+    does the same from labels alone: it finds the most common offset d = (label - s) mod p over
+    all training pairs and predicts s + d for every pair. While clean labels outnumber each single
+    wrong offset (noise < 1 - 1/p for uniform wrong labels) that is d = 0 and the rule itself.
 
     Returns:
         `Accuracies` `[models]` of that prediction.
@@ -225,10 +239,15 @@ def symmetry_baseline(task: ModularTask, models: Sequence[int] | None = None) ->
     task = task.select(models) if models is not None else task
     p, m = task.p, task.models
     device = task.train.device
-    counts = torch.zeros(m, p, p, device=device)  # [models, class s, label]
     cls = task.labels.expand(m, -1)
-    flat = (cls * p + task.train_labels)[task.train]
     rows = torch.arange(m, device=device)[:, None].expand_as(cls)[task.train]
+    if pooled:
+        offsets = torch.zeros(m, p, device=device)  # [models, offset]
+        flat = ((task.train_labels - cls) % p)[task.train]
+        offsets.index_put_((rows, flat), torch.ones_like(flat, dtype=torch.float), accumulate=True)
+        return accuracies((cls + offsets.argmax(-1, keepdim=True)) % p, task)
+    counts = torch.zeros(m, p, p, device=device)  # [models, class s, label]
+    flat = (cls * p + task.train_labels)[task.train]
     counts.view(m, -1).index_put_(
         (rows, flat), torch.ones_like(flat, dtype=torch.float), accumulate=True
     )

@@ -26,7 +26,7 @@ __all__ = [
     "ipr_histogram",
     "training_curves",
     "extraction_bars",
-    "frontier",
+    "lines",
     "write_figures",
     "CURVES",
     "BARS",
@@ -276,28 +276,31 @@ def extraction_bars(results: dict[str, Accuracies], model: int = 0) -> go.Figure
     return fig
 
 
-def frontier(
+def lines(
     x: Sequence[float],
     curves: dict[str, Sequence[float]],
     xlabel: str,
+    ylabel: str = "test accuracy",
     title: str | None = None,
     log_x: bool | None = None,
 ) -> go.Figure:
-    """Test accuracy of each method (raw network, extraction methods, baseline) against one
-    setting, e.g. label noise or width.
+    """Curves against one setting: e.g. the test accuracy of the raw network, each extraction
+    method and the baselines against label noise or width (a frontier), or a difference of
+    training curves against step.
 
     Args:
         x: the setting's values, `[X]`, ascending.
-        curves: legend label -> accuracy at each x, `[X]` each.
+        curves: legend label -> value at each x, `[X]` each.
         xlabel: the setting's name, for the axis.
-        title: figure title (default "Test accuracy against <xlabel>").
+        ylabel: the y axis; a label containing "accuracy" fixes the range to [0, 1].
+        title: figure title (default "<ylabel> against <xlabel>").
         log_x: log x axis; default when x is positive and spans more than a decade.
 
     Returns:
         A figure with one `go.Scatter` (lines and markers) per curve.
 
     Example:
-        >>> frontier([0.5, 0.8], {"raw": [0.9, 0.01], "neuron": [1.0, 0.99]}, "label noise")
+        >>> lines([0.5, 0.8], {"raw": [0.9, 0.01], "neuron": [1.0, 0.99]}, "label noise")
     """
     xs = [float(v) for v in x]
     for label, ys in curves.items():
@@ -311,13 +314,14 @@ def frontier(
             x=xs,
             y=[float(v) for v in ys],
             name=label,
-            mode="lines+markers",
+            mode="lines+markers" if len(xs) <= 50 else "lines",
             hovertemplate=f"{label}<br>{xlabel} %{{x}}<br>%{{y:.3f}}<extra></extra>",
         )
+    yaxis = {**ACCURACY_AXIS, "title": ylabel} if "accuracy" in ylabel else {"title": ylabel}
     fig.update_layout(
-        title=title or f"Test accuracy against {xlabel}",
+        title=title or f"{ylabel[:1].upper()}{ylabel[1:]} against {xlabel}",
         xaxis={"title": xlabel, "type": "log" if log_x else "linear"},
-        yaxis=ACCURACY_AXIS,
+        yaxis=yaxis,
     )
     return fig
 

@@ -178,6 +178,29 @@ def test_symmetry_baseline_is_perfect_without_noise(op):
     assert torch.isnan(acc.train_noisy).all()
 
 
+def test_pooled_baseline_predicts_the_most_common_offset_everywhere():
+    task = hand_task(
+        5,
+        [
+            {0: [1, 1, 0], 1: [2, 2, 1]},  # offsets 1, 1, 0, 1, 1, 0: s + 1 everywhere
+            {0: [0, 3], 2: [2, 4, 1]},  # offsets 0, 3, 0, 2, 4: the rule, even in unseen classes
+        ],
+    )
+    acc = symmetry_baseline(task, pooled=True)
+    assert acc.test.tolist() == [0.0, 1.0]
+    assert acc.train_clean.tolist() == [0.0, 1.0]
+    assert acc.train_noisy.tolist() == [1.0, 0.0]
+    # Per class, model 1 is right on the 3 test pairs of class 0 only (class 2 ties to label 1).
+    assert symmetry_baseline(task).test[1].item() == pytest.approx(3 / 20)
+
+
+def test_pooled_baseline_is_the_rule_while_clean_labels_beat_every_wrong_offset():
+    task = modular_task(p=31, train_fraction=0.5, noise=[0.5, 0.9, 0.99], seed=0)
+    acc = symmetry_baseline(task, pooled=True)
+    # Clean share 0.5, 0.1, 0.01 vs about noise / 30 per wrong offset (0.017, 0.03, 0.033).
+    assert acc.test.tolist() == [1.0, 1.0, 0.0]
+
+
 def test_symmetry_baseline_counts_unseen_classes_as_wrong():
     task = modular_task(p=11, train_fraction=0.04, noise=0.0, seed=[0, 1])
     acc = symmetry_baseline(task)

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from interp.extraction import RestrictedLogits, RestrictedLogitsConfig
-from interp.metrics import Accuracies, accuracies, evaluate
+from interp.metrics import Accuracies, accuracies, evaluate, first_step
 from interp.models.mlp import MLP, MLPConfig
 from interp.tasks.modular import ModularTask, modular_config, modular_task
 
@@ -135,3 +135,28 @@ def test_accuracies_to_dict_and_str():
     # Columns are right-aligned under their headers.
     ends = [[m.end() for m in re.finditer(r"\S+", line)] for line in lines]
     assert ends[0] == ends[1] == ends[2]
+
+
+def test_first_step_finds_the_first_crossing():
+    values = torch.tensor([[0.1, 0.5, float("nan")], [0.95, 0.6, 0.2], [0.8, 0.9, 0.3]])
+    steps = torch.tensor([0, 5, 10])
+    assert first_step(values, steps, 0.9).tolist() == [5, 10, -1]
+    assert first_step(values, [0, 5, 10], 0.0).tolist() == [0, 0, 5]  # nan never reaches
+    assert first_step(values, steps, 2.0).tolist() == [-1, -1, -1]
+
+
+def test_first_step_checks_shapes():
+    with pytest.raises(ValueError, match=r"\[steps, models\] with 2 steps"):
+        first_step(torch.zeros(3, 2), [0, 1], 0.5)
+    with pytest.raises(ValueError, match="with 3 steps"):
+        first_step(torch.zeros(3), [0, 1, 2], 0.5)
+
+
+def test_accuracies_stack_adds_a_steps_axis():
+    a = Accuracies(*(torch.tensor([i, i + 0.5]) for i in range(4)))
+    b = Accuracies(*(torch.tensor([i + 10, i + 10.5]) for i in range(4)))
+    stacked = Accuracies.stack([a, b])
+    assert stacked.test.tolist() == [[3, 3.5], [13, 13.5]]
+    assert stacked.train.shape == (2, 2)
+    with pytest.raises(ValueError, match="at least one"):
+        Accuracies.stack([])

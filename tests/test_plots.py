@@ -11,6 +11,7 @@ from interp.plots import (
     dominant_share,
     extraction_bars,
     ipr_histogram,
+    lines,
     spectrum_heatmap,
     training_curves,
     write_figures,
@@ -129,3 +130,19 @@ def test_write_figures_shares_one_plotly_js(trained, tmp_path):
     assert paths[0].stat().st_size < 100_000  # plotly.js is not inlined
     with pytest.raises(ValueError, match="plain file name"):
         write_figures({"../escape": figures["ipr"]}, out)
+
+
+def test_lines_one_curve_per_method():
+    curves = {"raw": [0.9, 0.5, 0.01], "neuron": [1.0, 1.0, 0.99]}
+    fig = lines([0.5, 0.7, 0.8], curves, xlabel="label noise")
+    assert [t.name for t in fig.data] == ["raw", "neuron"]
+    assert list(fig.data[1].y) == [1.0, 1.0, 0.99]
+    assert fig.layout.xaxis.type == "linear" and fig.layout.xaxis.title.text == "label noise"
+    assert tuple(fig.layout.yaxis.range) == (-0.02, 1.02)
+    assert fig.layout.title.text == "Test accuracy against label noise"
+    wide = lines([64, 512, 4096], curves, xlabel="width")
+    assert wide.layout.xaxis.type == "log"
+    gap = lines([0, 1, 2], {"gap": [0.0, -0.5, 2.0]}, xlabel="step", ylabel="difference")
+    assert gap.layout.yaxis.range is None
+    with pytest.raises(ValueError, match="curve 'raw' has 2 points; x has 3"):
+        lines([1, 2, 3], {"raw": [0.1, 0.2]}, xlabel="width")

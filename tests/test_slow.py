@@ -22,14 +22,15 @@ def test_doshi_coexistence_phase_at_noise_035():
     assert extracted.test[0] > 0.99 and extracted.train_noisy[0] < 0.02
 
 
-def test_shipped_run_regenerates_from_its_command(tmp_path):
+@pytest.mark.parametrize("name", ["doshi_p97_noise035_wd0", "add_p97_noise080"])
+def test_shipped_run_regenerates_from_its_command(tmp_path, name):
     """The shipped run's stored command, replayed, gives the same final weights."""
     from interp.cli import main
 
-    run = interp.load_run(Path(__file__).parents[1] / "checkpoints" / "doshi_p97_noise035_wd0")
+    run = interp.load_run(Path(__file__).parents[1] / "checkpoints" / name)
     argv = run.config["command"].split()[1:]
     argv[argv.index("--out") + 1] = str(tmp_path / "again")
     assert main(argv) == 0
     again = interp.load_run(tmp_path / "again")
-    for name, value in run.model().weights().items():
-        assert (again.model().weights()[name] - value).abs().max() < 1e-4, name
+    for key, value in run.model().weights().items():
+        assert (again.model().weights()[key] - value).abs().max() < 1e-4, key
