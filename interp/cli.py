@@ -218,11 +218,11 @@ def _extract(args: argparse.Namespace) -> None:
         check_new_folder(args.out)
     model = _trained_mlp(run, args.step)
     step = run.steps[-1] if args.step is None else args.step
-    op = run.task.config.op if args.method == "logits" else None
-    extracted = extract(model, args.method, op=op)
+    extracted = extract(model, args.method, op=run.task.config.op)
     results = {"raw": evaluate(model, run.task), args.method: evaluate(extracted, run.task)}
     if args.method == "logits":
         results["labels-only"] = symmetry_baseline(run.task)
+        results["labels-only pooled"] = symmetry_baseline(run.task, pooled=True)
     if args.out is not None:
         save_model(extracted, args.out, run.task)
     if args.json:

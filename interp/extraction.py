@@ -31,6 +31,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import torch
 from torch import Tensor, nn
@@ -41,7 +42,7 @@ from interp.checkpoints import CheckpointError, Run, load_run
 from interp.fourier import extract_frequencies, project_onto_frequencies
 from interp.metrics import Accuracies, accuracies, evaluate
 from interp.models.mlp import MLP
-from interp.tasks.modular import OPS, ModularTask, pairs
+from interp.tasks.modular import OPS, ModularTask, group_order, pairs
 
 __all__ = [
     "EXTRACTION_METHODS",
@@ -66,7 +67,10 @@ def extract(
         model: a trained `MLP` (any number of models).
         method: "neuron" (per-neuron dominant-frequency projection, default), "key" (projection
             onto the key frequencies), or "logits" (restricted logits; needs `op`).
-        op: the task's operation, for "logits" only.
+        op: the task's operation. Needed for "logits". For the weight-space methods it picks
+            the group whose waves to look for: "multiply" and "divide" are addition of discrete
+            logs, so their weights are read over the exponent (`group_order`; residue 0, outside
+            the group, is kept as trained); every other op (or None) over the residue.
         key_threshold: passed to `extract_frequencies` for "key" and "logits".
 
     Returns:
@@ -78,17 +82,31 @@ def extract(
         raise ValueError(f"method {method!r} is not one of {', '.join(EXTRACTION_METHODS)}")
     if not isinstance(model, MLP):
         raise TypeError(f"extract takes an interp MLP; got {type(model).__name__}")
-    spectrum = extract_frequencies(model, key_threshold=key_threshold)
+    if op is not None and op not in OPS:
+        raise ValueError(f"op {op!r} is not one of {', '.join(OPS)}")
     if method == "logits":
-        if op not in OPS:
-            raise ValueError(f"method 'logits' needs op= one of {', '.join(OPS)}; got {op!r}")
+        if op is None:
+            raise ValueError(f"method 'logits' needs op= one of {', '.join(OPS)}")
+        spectrum = extract_frequencies(model, key_threshold=key_threshold)
         return RestrictedLogits.from_model(model, op, spectrum.key)
     weights = model.weights()
+    # Every neuron's rows indexed by residue: U[k], V[k] and W[:, k], each [models, neurons, p].
+    residue = {"U": weights["U"], "V": weights["V"], "W": weights["W"].transpose(1, 2)}
+    order = group_order(model.cfg.p, op) if op is not None else None
+    # Read over the exponent of a primitive root for multiplicative ops, else over the residue.
+    rows = residue if order is None else {k: r[..., order.to(r.device)] for k, r in residue.items()}
+    spectrum = extract_frequencies(
+        SimpleNamespace(U=rows["U"], V=rows["V"], W=rows["W"].transpose(1, 2)),
+        key_threshold=key_threshold,
+    )
     # One frequency per neuron ([models, neurons]) or a key mask per model ([models, 1, F]).
     freqs = spectrum.dominant if method == "neuron" else spectrum.key[:, None, :]
-    weights["U"] = project_onto_frequencies(weights["U"], freqs)
-    weights["V"] = project_onto_frequencies(weights["V"], freqs)
-    weights["W"] = project_onto_frequencies(weights["W"].transpose(1, 2), freqs).transpose(1, 2)
+    clean = {}
+    for name, row in rows.items():
+        clean[name] = project_onto_frequencies(row, freqs)
+        if order is not None:  # back to residue order; residue 0 keeps its trained weights
+            clean[name] = residue[name].clone().index_copy_(-1, order.to(row.device), clean[name])
+    weights["U"], weights["V"], weights["W"] = clean["U"], clean["V"], clean["W"].transpose(1, 2)
     return MLP(model.cfg, model.device, weights)
 
 

@@ -13,7 +13,7 @@ from interp.extraction import (
 from interp.fourier import extract_frequencies
 from interp.metrics import evaluate
 from interp.models.mlp import MLP, MLPConfig
-from interp.tasks.modular import OPS, ModularTask, modular_config, modular_task
+from interp.tasks.modular import OPS, ModularTask, group_order, modular_config, modular_task
 
 # ---------------------------------------------------------------------------------------------
 # on trained networks
@@ -364,6 +364,29 @@ def test_weight_extraction_is_exact_on_a_network_of_pure_waves():
             torch.testing.assert_close(got, want, rtol=0, atol=1e-4, msg=method)
 
 
+def test_multiplicative_extraction_reads_the_weights_over_the_exponent():
+    """A network of pure waves over the exponent i of a = g^i (a clock for a * b mod 13), with
+    arbitrary weights at residue 0: extraction with op="multiply" changes nothing; read over the
+    residue, the same network is no wave at all and projection destroys it."""
+    p = 13
+    order = group_order(p, "multiply")
+    exponent = clock_mlp(p - 1, WAVES)  # waves over Z_12
+    gen = torch.Generator().manual_seed(0)
+    weights = {}
+    for name, value in exponent.weights().items():
+        axis = 1 if name == "W" else 2
+        shape = list(value.shape)
+        shape[axis] = p
+        weights[name] = torch.randn(shape, generator=gen).index_copy_(axis, order, value.float())
+    model = MLP(MLPConfig(p=p, width=exponent.cfg.width, models=2), weights=weights)
+    for op in ("multiply", "divide"):
+        for method in ("neuron", "key"):
+            got = extract(model, method, op=op).weights()
+            for name, want in weights.items():
+                torch.testing.assert_close(got[name], want, rtol=0, atol=1e-5, msg=name)
+    assert (extract(model).weights()["U"] - weights["U"]).abs().max() > 0.1
+
+
 # ---------------------------------------------------------------------------------------------
 # errors
 
@@ -380,6 +403,10 @@ def test_extract_rejects_bad_arguments(memorizing):
         extract(torch.nn.Linear(2, 2))
     with pytest.raises(TypeError, match="RestrictedLogits"):
         extract(extract(model, "logits", op="add"))
+    with pytest.raises(ValueError, match="'power' is not one of"):
+        extract(model, op="power")
+    with pytest.raises(ValueError, match="prime p; got p=12"):
+        extract(MLP(MLPConfig(p=12, width=4)), op="multiply")
 
 
 def test_restricted_logits_check_their_coefficients():

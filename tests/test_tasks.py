@@ -7,6 +7,7 @@ import torch
 from interp.tasks.modular import (
     OPS,
     ModularConfig,
+    group_order,
     is_prime,
     make_task,
     modular_config,
@@ -211,3 +212,19 @@ def test_from_dict_validates():
     d = modular_config(p=7).to_dict() | {"noise": [1.5]}
     with pytest.raises(ValueError, match="noise=1.5"):
         ModularConfig.from_dict(d)
+
+
+@pytest.mark.parametrize("p", [3, 7, 13, 97])
+def test_group_order_turns_multiplication_into_addition(p):
+    order = group_order(p, "multiply")
+    assert sorted(order.tolist()) == list(range(1, p))  # every nonzero residue once
+    i, j = torch.meshgrid(torch.arange(p - 1), torch.arange(p - 1), indexing="ij")
+    assert ((order[i] * order[j]) % p == order[(i + j) % (p - 1)]).all()
+    assert torch.equal(group_order(p, "divide"), order)
+    for op in ("add", "subtract", "square_sum"):
+        assert group_order(p, op) is None
+
+
+def test_group_order_needs_a_prime():
+    with pytest.raises(ValueError, match="prime p; got p=15"):
+        group_order(15, "multiply")

@@ -29,11 +29,42 @@ __all__ = [
     "make_task",
     "pairs",
     "is_prime",
+    "MULTIPLICATIVE",
+    "group_order",
 ]
+
+# Ops that are addition in the exponent: with a = g^i, b = g^j, a * b = g^(i+j) and a / b = g^(i-j).
+MULTIPLICATIVE = ("multiply", "divide")
 
 
 def is_prime(n: int) -> bool:
     return n >= 2 and all(n % d for d in range(2, int(n**0.5) + 1))
+
+
+def group_order(p: int, op: str) -> Tensor | None:
+    """The residues in the order in which `op` becomes addition, or None when it already is.
+
+    For "multiply" and "divide" (p prime) the nonzero residues g^0, g^1, ..., g^(p-2) of the
+    smallest primitive root g: indexed this way, a op b is addition (subtraction) mod p - 1, so
+    a generalizing network is made of waves over the exponent (discrete log) instead of over the
+    residue. Residue 0 lies outside the group.
+
+    Returns:
+        None for the additive ops, else `[p - 1]` long.
+
+    Example:
+        >>> group_order(7, "multiply")  # 3 is a primitive root of 7
+        tensor([1, 3, 2, 6, 4, 5])
+    """
+    if op not in MULTIPLICATIVE:
+        return None
+    if not is_prime(p):
+        raise ValueError(f"op {op!r} forms a cyclic group only for a prime p; got p={p}")
+    for g in range(1, p):
+        powers = [pow(g, i, p) for i in range(p - 1)]
+        if len(set(powers)) == p - 1:
+            return torch.tensor(powers, dtype=torch.long)
+    raise AssertionError("unreachable: every prime has a primitive root")
 
 
 def _inverse(b: Tensor, p: int) -> Tensor:
