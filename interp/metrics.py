@@ -89,10 +89,12 @@ def masked_mean(values: Tensor, mask: Tensor) -> Tensor:
     return torch.where(count > 0, total / count.clamp_min(1), torch.full_like(total, float("nan")))
 
 
-def accuracies(predictions: Tensor, task: ModularTask) -> Accuracies:
+def accuracies(predictions: Tensor, task: ModularTask, test: Tensor | None = None) -> Accuracies:
     """Accuracies of predicted labels `[models, examples]` over the whole task table (a label
-    outside 0..p-1, e.g. -1 for "no answer", is always wrong)."""
+    outside 0..p-1, e.g. -1 for "no answer", is always wrong); `test` `[models, examples]` bool
+    replaces the test set (default `task.test`)."""
     task = task.to(predictions.device)
+    test = task.test if test is None else test.to(predictions.device)
     pred = predictions
     right_clean = (pred == task.labels).float()
     right_noisy = (pred == task.train_labels).float()
@@ -100,12 +102,17 @@ def accuracies(predictions: Tensor, task: ModularTask) -> Accuracies:
         train=masked_mean(right_noisy, task.train),
         train_clean=masked_mean(right_clean, task.clean),
         train_noisy=masked_mean(right_noisy, task.noisy),
-        test=masked_mean(right_clean, task.test),
+        test=masked_mean(right_clean, test),
     )
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, task: ModularTask, batch_size: int = 16384) -> Accuracies:
+def evaluate(
+    model: torch.nn.Module,
+    task: ModularTask,
+    batch_size: int = 16384,
+    test: Tensor | None = None,
+) -> Accuracies:
     """Run `model` over every pair of `task` and score each of its models on its own split.
 
     Args:
@@ -113,6 +120,8 @@ def evaluate(model: torch.nn.Module, task: ModularTask, batch_size: int = 16384)
             equal to `task.models`.
         task: the task whose masks define each model's train / noisy / test sets.
         batch_size: pairs per forward pass.
+        test: `[models, examples]` bool, the examples to score as test (default `task.test`;
+            e.g. the part of it a partition did not look at).
 
     Returns:
         `Accuracies` with fields `[models]`.
@@ -123,4 +132,4 @@ def evaluate(model: torch.nn.Module, task: ModularTask, batch_size: int = 16384)
     device = next(model.parameters()).device
     inputs = task.inputs.to(device)
     logits = torch.cat([model(chunk) for chunk in inputs.split(batch_size)], dim=1)
-    return accuracies(logits.argmax(-1), task)
+    return accuracies(logits.argmax(-1), task, test)
