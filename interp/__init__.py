@@ -55,6 +55,15 @@ _EXPORTS = {
     "evaluate": "interp.metrics",
     "first_step": "interp.metrics",
     "resolve_device": "interp.device",
+    "cache_activations": "interp.hooks",
+    "activation_gradients": "interp.hooks",
+    "ablated": "interp.hooks",
+    "patch": "interp.hooks",
+    "Partition": "interp.partition",
+    "PARTITION_METHODS": "interp.partition",
+    "partition_neurons": "interp.partition",
+    "ablation_effects": "interp.partition",
+    "kept_fraction_curve": "interp.partition",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -77,8 +86,16 @@ if TYPE_CHECKING:  # static checkers see the real names
         fourier_basis,
         project_onto_frequencies,
     )
+    from interp.hooks import ablated, activation_gradients, cache_activations, patch
     from interp.metrics import Accuracies, evaluate, first_step
     from interp.models.mlp import MLP, MLPConfig
+    from interp.partition import (
+        PARTITION_METHODS,
+        Partition,
+        ablation_effects,
+        kept_fraction_curve,
+        partition_neurons,
+    )
     from interp.tasks.modular import (
         OPS,
         ModularConfig,

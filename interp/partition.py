@@ -15,9 +15,9 @@ The ablation effects are exact, not first-order: removing neuron k of an MLP tak
 post[k] * W[:, k] off every logit, so the loss without each neuron comes from one forward pass.
 
 Example:
-    >>> part = partition(model, task, "heldout")            # scores, general [models, neurons]
-    >>> general, memory = part.subnetworks(model)           # two pruned MLPs
-    >>> interp.evaluate(general, task, test=part.evaluation) # test on the unused held-out half
+    >>> part = partition_neurons(model, task, "heldout")       # scores, general [models, neurons]
+    >>> general, memory = part.subnetworks(model)              # two pruned MLPs
+    >>> interp.evaluate(general, task, test=part.evaluation)   # test on the unused held-out half
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from interp.tasks.modular import ModularTask
 __all__ = [
     "PARTITION_METHODS",
     "Partition",
-    "partition",
+    "partition_neurons",
     "ablation_effects",
     "heldout_split",
     "kept_fraction_curve",
@@ -150,7 +150,7 @@ def ablation_effects(
     return torch.cat(chunks, dim=-1)
 
 
-def partition(
+def partition_neurons(
     model: MLP,
     task: ModularTask,
     method: str = "heldout",
@@ -177,7 +177,7 @@ def partition(
         `ipr_keep`.
 
     Example:
-        >>> part = partition(model, task, "labels")
+        >>> part = partition_neurons(model, task, "labels")
         >>> part.general.float().mean(-1)                 # [models] share called general
     """
     if method not in PARTITION_METHODS:
@@ -221,7 +221,7 @@ def kept_fraction_curve(
         `Accuracies` with fields `[F, models]`.
 
     Example:
-        >>> curve = kept_fraction_curve(model, task, partition(model, task, "ipr"))
+        >>> curve = kept_fraction_curve(model, task, partition_neurons(model, task, "ipr"))
         >>> curve.test[:, 0]                          # test accuracy of model 0 per fraction
     """
     rows = [evaluate(prune(model, part.top(f)), task, test=part.evaluation) for f in fractions]
