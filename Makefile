@@ -1,10 +1,15 @@
-# The two set-up commands of the README: `make demo` and `make test`.
+# The two set-up commands of the README: `make demo` and `make test`; `make report` writes the
+# report page of each shipped run to reports/<run>/report.html.
 PY := .venv/bin/python
 
-.PHONY: demo test lint bench
+.PHONY: demo report test lint bench
 demo:
 	scripts/install.sh
 	$(PY) examples/demo.py --out figures
+
+report:
+	scripts/install.sh
+	$(PY) examples/report.py --out reports
 
 test:
 	scripts/install.sh test

@@ -44,6 +44,8 @@ _EXPORTS = {
     "extract_frequencies": "interp.fourier",
     "fourier_basis": "interp.fourier",
     "project_onto_frequencies": "interp.fourier",
+    "Circuit": "interp.fourier",
+    "logit_circuit": "interp.fourier",
     "extract": "interp.extraction",
     "compare_extraction": "interp.extraction",
     "extraction_curve": "interp.extraction",
@@ -64,6 +66,8 @@ _EXPORTS = {
     "partition_neurons": "interp.partition",
     "ablation_effects": "interp.partition",
     "kept_fraction_curve": "interp.partition",
+    "build_report": "interp.report",
+    "write_report": "interp.report",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -81,9 +85,11 @@ if TYPE_CHECKING:  # static checkers see the real names
         symmetry_baseline,
     )
     from interp.fourier import (
+        Circuit,
         Spectrum,
         extract_frequencies,
         fourier_basis,
+        logit_circuit,
         project_onto_frequencies,
     )
     from interp.hooks import ablated, activation_gradients, cache_activations, patch
@@ -96,6 +102,7 @@ if TYPE_CHECKING:  # static checkers see the real names
         kept_fraction_curve,
         partition_neurons,
     )
+    from interp.report import build_report, write_report
     from interp.tasks.modular import (
         OPS,
         ModularConfig,

@@ -5,6 +5,7 @@
     interp evaluate runs/sweep [--step 200] [--json]
     interp extract runs/sweep [--method neuron|key|logits] [--step 200] [--json] [--out DIR]
     interp spectrum runs/sweep --out figures/ [--step 200]
+    interp report runs/sweep --out reports/sweep [--model 0]
 
 `train` sweeps the cartesian product seed x noise x lr x wd x train-fraction as ONE batched
 ensemble (a run); several widths give one run per width, at OUT/width_<w>. A bad argument or a
@@ -122,6 +123,17 @@ def _parser() -> Parser:
     spectrum.add_argument("run", type=Path)
     spectrum.add_argument("--out", required=True, type=Path, help="folder for the figures")
     spectrum.add_argument("--step", type=int, help="saved step (default: the last)")
+
+    report = commands.add_parser(
+        "report",
+        help="one HTML page with every figure of one model",
+        description="Write OUT/report.html (and OUT/plotly.min.js, and OUT/png/ with kaleido "
+        "and Chromium): training, extraction, Fourier spectra and phases, the logit circuit, "
+        "partitions and probes of one model at the run's last saved step.",
+    )
+    report.add_argument("run", type=Path)
+    report.add_argument("--out", required=True, type=Path, help="folder for the report")
+    report.add_argument("--model", type=int, default=0, help="model of the ensemble (default 0)")
     return parser
 
 
@@ -252,6 +264,12 @@ def _spectrum(args: argparse.Namespace) -> None:
         print(path)
 
 
+def _report(args: argparse.Namespace) -> None:
+    from interp.report import write_report  # loads the probes and scikit-learn: only here
+
+    print(write_report(args.run, args.out, model=args.model))
+
+
 # ---------------------------------------------------------------------------------------------
 # helpers
 
@@ -306,8 +324,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             _evaluate(args)
         elif args.command == "extract":
             _extract(args)
-        else:
+        elif args.command == "spectrum":
             _spectrum(args)
+        else:
+            _report(args)
     except SystemExit as e:  # --help
         return e.code if isinstance(e.code, int) else 0
     except BrokenPipeError:  # the reader left (`interp evaluate RUN --json | head`): stop quietly

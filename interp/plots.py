@@ -1,6 +1,7 @@
 """Plotly figures of analysis results. Each function takes what an analysis returned (a
-`Spectrum`, a metrics dict, `Accuracies`) and returns a `plotly.graph_objects.Figure`; none of
-them computes science, they only arrange, normalise for display, and label.
+`Spectrum`, a `Circuit`, a `Partition`, a metrics dict, `Accuracies`, probe scores) and returns
+a `plotly.graph_objects.Figure`; none of them computes science, they only arrange, normalise for
+display, and label.
 
 Example:
     >>> spectrum = interp.extract_frequencies(run.model())
@@ -10,20 +11,30 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import plotly.graph_objects as go
 import torch
+from plotly.subplots import make_subplots
 from torch import Tensor
 
-from interp.fourier import Spectrum
+from interp.fourier import Circuit, Spectrum
 from interp.metrics import Accuracies
+
+if TYPE_CHECKING:  # a plot reads a Partition; importing it would load the models
+    from interp.partition import Partition
 
 __all__ = [
     "spectrum_heatmap",
+    "neuron_phase_map",
     "dominant_share",
     "ipr_histogram",
+    "logit_circuit",
+    "partition_scores",
+    "probe_r2",
     "training_curves",
     "extraction_bars",
     "lines",
@@ -41,6 +52,10 @@ CURVES = {
 # `Accuracies` field -> bar label
 BARS = {"train_clean": "train clean", "train_noisy": "train noisy", "test": "test"}
 ACCURACY_AXIS = {"title": "accuracy", "range": [-0.02, 1.02]}
+# Partition method -> (x, y) effects of its scatter: score = y - x, general above the diagonal.
+EFFECT_AXES = {"heldout": ("train", "heldout"), "labels": ("noisy", "clean")}
+SPLIT = {"general": "#1f77b4", "memory": "#ff7f0e"}  # the two subnetworks, in every figure
+KEY_COLORS = {"key": "#d62728", "other": "#7f7f7f"}
 
 
 def _check_model(model: int, models: int) -> None:
@@ -60,6 +75,39 @@ def _spectrum_of(spectrum: Spectrum, model: int) -> tuple[Tensor, Tensor, Tensor
     _check_model(model, fields[0].shape[0])
     power, dominant, key = (f[model].detach().cpu() for f in fields)
     return power, dominant, key
+
+
+def _power_shares(power: Tensor, dominant: Tensor) -> tuple[Tensor, Tensor]:
+    """Each neuron's power as shares summing to 1 (`[neurons, F]`; 0 for a dead neuron) and
+    the share on its dominant frequency (`[neurons]`), from power `[neurons, F]`."""
+    share = power / power.sum(-1, keepdim=True).clamp_min(torch.finfo(power.dtype).tiny)
+    return share, share.gather(-1, (dominant - 1)[:, None]).squeeze(-1)
+
+
+def _frequency_bars(freqs: list[int], values: list[float], key: Sequence[int] | None) -> go.Figure:
+    """Bars of `values` `[F]` over `freqs` `[F]`: traces "key" and "other" splitting them by
+    `key`, or one trace "value" without it. Each bar is 0.8 wide: overlaid traces would
+    otherwise size their bars by their own gaps between frequencies."""
+    fig = go.Figure()
+    if key is None:
+        groups = {"value": list(zip(freqs, values))}
+    else:
+        keys = {int(f) for f in key}
+        pairs = list(zip(freqs, values))
+        groups = {
+            "key": [(f, v) for f, v in pairs if f in keys],
+            "other": [(f, v) for f, v in pairs if f not in keys],
+        }
+    for name, chosen in groups.items():
+        fig.add_bar(
+            x=[f for f, _ in chosen],
+            y=[v for _, v in chosen],
+            name=name,
+            width=0.8,
+            marker_color=KEY_COLORS.get(name, KEY_COLORS["other"]),
+        )
+    fig.update_layout(xaxis_title="frequency f", barmode="overlay")
+    return fig
 
 
 def spectrum_heatmap(spectrum: Spectrum, model: int = 0, title: str | None = None) -> go.Figure:
@@ -82,9 +130,7 @@ def spectrum_heatmap(spectrum: Spectrum, model: int = 0, title: str | None = Non
         >>> spectrum_heatmap(interp.extract_frequencies(model), model=2).show()
     """
     power, dominant, _ = _spectrum_of(spectrum, model)
-    total = power.sum(-1, keepdim=True)
-    share = power / total.clamp_min(torch.finfo(power.dtype).tiny)  # [neurons, F]
-    on_dominant = share.gather(-1, (dominant - 1)[:, None]).squeeze(-1)
+    share, on_dominant = _power_shares(power, dominant)
     # Two stable sorts: by share (descending), then by dominant frequency.
     by_share = torch.argsort(-on_dominant, stable=True)
     order = by_share[torch.argsort(dominant[by_share], stable=True)]
@@ -111,6 +157,73 @@ def spectrum_heatmap(spectrum: Spectrum, model: int = 0, title: str | None = Non
     return fig
 
 
+def neuron_phase_map(spectrum: Spectrum, model: int = 0, title: str | None = None) -> go.Figure:
+    """Every neuron at (dominant frequency, phase), one panel per matrix (U, V, W for a model),
+    marker size and colour by the share of the neuron's power on that frequency.
+
+    A generalizing network puts its neurons in a few columns (its key frequencies), large and
+    bright; within a column the phases show how the neurons tile the circle. A memorizing one
+    scatters small, dim markers over every frequency.
+
+    Args:
+        spectrum: a `Spectrum` with phase `[models, M, neurons]`, power `[models, neurons, F]`
+            (or without the models axis).
+        model: which model of the ensemble.
+        title: figure title (default names the model).
+
+    Returns:
+        A figure with M panels (`spectrum.matrices`), one `go.Scatter` each with `neurons`
+        points: x = dominant frequency, y = phase in (-pi, pi]; hovering shows the neuron,
+        its amplitude and its share.
+
+    Example:
+        >>> neuron_phase_map(interp.extract_frequencies(model)).show()
+    """
+    power, dominant, _ = _spectrum_of(spectrum, model)
+    phase, amplitude = spectrum.phase, spectrum.amplitude
+    if phase.dim() == 2:  # no models axis
+        phase, amplitude = phase[None], amplitude[None]
+    phase, amplitude = (t[model].detach().cpu() for t in (phase, amplitude))  # [M, neurons]
+    _, share = _power_shares(power, dominant)  # [neurons]
+    names = spectrum.matrices
+    fig = make_subplots(rows=1, cols=len(names), shared_yaxes=True, subplot_titles=list(names))
+    neuron = torch.arange(len(dominant))
+    for i, name in enumerate(names):
+        fig.add_scatter(
+            x=dominant.numpy(),
+            y=phase[i].numpy(),
+            mode="markers",
+            name=name,
+            showlegend=False,
+            customdata=torch.stack([neuron, amplitude[i], share], -1).numpy(),
+            marker={
+                "size": (4 + 12 * share).numpy(),
+                "color": share.numpy(),
+                "coloraxis": "coloraxis",
+                "opacity": 0.7,
+            },
+            hovertemplate=f"{name}: neuron %{{customdata[0]:.0f}}<br>f = %{{x}}<br>phase "
+            "%{y:.2f}<br>amplitude %{customdata[1]:.3g}<br>share %{customdata[2]:.2f}"
+            "<extra></extra>",
+            row=1,
+            col=i + 1,
+        )
+        fig.update_xaxes(
+            title_text="dominant frequency f", range=[0, power.shape[-1] + 1], col=i + 1
+        )
+    fig.update_yaxes(title_text="phase (rad)", range=[-math.pi - 0.2, math.pi + 0.2], row=1, col=1)
+    fig.update_layout(
+        title=title or f"Neuron frequencies and phases, model {model}",
+        coloraxis={
+            "colorscale": "Viridis",
+            "cmin": 0,
+            "cmax": 1,
+            "colorbar": {"title": "power share"},
+        },
+    )
+    return fig
+
+
 def dominant_share(spectrum: Spectrum, model: int = 0, title: str | None = None) -> go.Figure:
     """Bar chart of `Spectrum.dominant_share()` for one model: how much of the network each
     frequency dominates, key frequencies (`spectrum.key`) in their own colour.
@@ -133,15 +246,11 @@ def dominant_share(spectrum: Spectrum, model: int = 0, title: str | None = None)
     _, _, key = _spectrum_of(spectrum, model)
     share = shares[model].detach().cpu()
     freqs = torch.arange(1, len(share) + 1)
-    fig = go.Figure()
-    for name, mask, color in (("key", key, "#d62728"), ("other", ~key, "#7f7f7f")):
-        fig.add_bar(x=freqs[mask].tolist(), y=share[mask].tolist(), name=name, marker_color=color)
     keys = freqs[key].tolist()
+    fig = _frequency_bars(freqs.tolist(), share.tolist(), keys)
     fig.update_layout(
         title=title or f"Share of dominant power per frequency, model {model} (key: {keys})",
-        xaxis_title="frequency f",
         yaxis_title="share of dominant power",
-        barmode="overlay",
     )
     return fig
 
@@ -177,6 +286,165 @@ def ipr_histogram(spectrum: Spectrum, models: Sequence[int] | None = None) -> go
         barmode="overlay",
     )
     fig.update_traces(opacity=0.6)
+    return fig
+
+
+def logit_circuit(circuit: Circuit, model: int = 0, title: str | None = None) -> go.Figure:
+    """Heatmap of the logit circuit: what each frequency's group of neurons writes to each
+    output residue c, for one model.
+
+    Rows are the frequencies that dominate at least one neuron, the largest groups on top; a
+    generalizing network's rows are clean waves over c, each at its own frequency.
+
+    Args:
+        circuit: a `Circuit` (`interp.logit_circuit(model)`), neurons `[models, F]`, readout
+            `[models, F, p]`.
+        model: which model of the ensemble.
+        title: figure title (default names the model).
+
+    Returns:
+        A figure with one `go.Heatmap`: z `[groups, p]` the groups' summed read-outs,
+        x = output residues 0..p-1, y = "f = <frequency>" per group; hovering shows the
+        group's neuron count.
+
+    Example:
+        >>> logit_circuit(interp.logit_circuit(model)).show()
+    """
+    neurons, readout = circuit.neurons, circuit.readout
+    if neurons.dim() != 2 or readout.dim() != 3:
+        shapes = (tuple(neurons.shape), tuple(readout.shape))
+        raise ValueError(f"circuit has shapes {shapes}; expected [models, F] and [models, F, p]")
+    _check_model(model, neurons.shape[0])
+    count, z = neurons[model].detach().cpu(), readout[model].detach().cpu()
+    order = torch.argsort(-count, stable=True)
+    order = order[count[order] > 0]  # frequencies with neurons, the largest group first
+    rows = [f"f = {f}" for f in (order + 1).tolist()]
+    fig = go.Figure(
+        go.Heatmap(
+            z=z[order].numpy(),
+            x=list(range(z.shape[-1])),
+            y=rows,
+            customdata=count[order][:, None].expand(-1, z.shape[-1]).numpy(),
+            colorscale="RdBu",
+            zmid=0,
+            colorbar={"title": "read-out"},
+            hovertemplate="%{y} (%{customdata} neurons)<br>c = %{x}<br>%{z:.3g}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title=title or f"Logit circuit: neurons grouped by frequency, model {model}",
+        xaxis_title="output residue c",
+        yaxis={
+            "title": "dominant frequency of the group",
+            "autorange": "reversed",
+            "type": "category",
+        },
+    )
+    return fig
+
+
+def partition_scores(part: Partition, model: int = 0, title: str | None = None) -> go.Figure:
+    """How a partition split the neurons of one model into general and memory.
+
+    For the ablation methods, a scatter of the two ablation effects behind the score (x: the
+    memory side, "train" / "noisy"; y: the rule side, "heldout" / "clean"), one trace per
+    subnetwork, with the diagonal where the score is 0. For "ipr" (no effects), a histogram of
+    the scores, one trace per subnetwork.
+
+    Args:
+        part: an `interp.partition.Partition` (scores, general `[models, neurons]`, effects
+            name -> `[models, neurons]`).
+        model: which model of the ensemble.
+        title: figure title (default names the method, the model and the split).
+
+    Returns:
+        Ablation methods: `go.Scatter` traces "general", "memory" and "score 0" (the diagonal);
+        "ipr": `go.Histogram` traces "general" and "memory". The general and memory traces hold
+        the neurons of each side (hovering shows the neuron).
+
+    Example:
+        >>> partition_scores(interp.partition_neurons(model, task, "labels")).show()
+    """
+    _check_model(model, part.scores.shape[0])
+    general = part.general[model].detach().cpu()
+    sides = {"general": general, "memory": ~general}
+    neuron = torch.arange(len(general))
+    fig = go.Figure()
+    if part.method in EFFECT_AXES:
+        x_name, y_name = EFFECT_AXES[part.method]
+        x, y = (part.effects[n][model].detach().cpu() for n in (x_name, y_name))
+        for side, mask in sides.items():
+            fig.add_scatter(
+                x=x[mask].numpy(),
+                y=y[mask].numpy(),
+                mode="markers",
+                name=f"{side} ({int(mask.sum())})",
+                marker={"color": SPLIT[side], "opacity": 0.6},
+                customdata=neuron[mask].numpy(),
+                hovertemplate=f"{side}: neuron %{{customdata}}<br>{x_name} %{{x:.3g}}<br>"
+                f"{y_name} %{{y:.3g}}<extra></extra>",
+            )
+        both = torch.cat([x, y])
+        ends = [float(both.min()), float(both.max())] if both.numel() else [0.0, 0.0]
+        fig.add_scatter(
+            x=ends, y=ends, mode="lines", name="score 0", line={"color": "black", "dash": "dot"}
+        )
+        axes = {
+            "xaxis_title": f"loss rise on {x_name} examples when removed",
+            "yaxis_title": f"loss rise on {y_name} examples when removed",
+        }
+    else:
+        scores = part.scores[model].detach().cpu()
+        for side, mask in sides.items():
+            fig.add_histogram(
+                x=scores[mask].numpy(),
+                name=f"{side} ({int(mask.sum())})",
+                marker_color=SPLIT[side],
+                nbinsx=50,
+                bingroup="scores",
+            )
+        axes = {"xaxis_title": f"score ({part.method})", "yaxis_title": "neurons"}
+        fig.update_layout(barmode="overlay")
+        fig.update_traces(opacity=0.7)
+    split = f"{int(general.sum())} general / {int((~general).sum())} memory"
+    fig.update_layout(
+        title=title or f"Partition by {part.method!r}, model {model}: {split}", **axes
+    )
+    return fig
+
+
+def probe_r2(
+    frequencies: Sequence[int] | Tensor,
+    r2: Sequence[float] | Tensor,
+    key: Sequence[int] | None = None,
+    title: str | None = None,
+) -> go.Figure:
+    """Bars of a frequency probe's R^2 per frequency: how well cos/sin of each frequency of the
+    answer can be read off the activations; key frequencies in their own colour.
+
+    Args:
+        frequencies: the probed frequencies, `[F]`.
+        r2: the probe's R^2 at each, `[F]` (held-out; can be negative).
+        key: the key frequencies (e.g. `spectrum.key_frequencies(0)`); default: no colouring.
+        title: figure title.
+
+    Returns:
+        A figure with `go.Bar` traces "key" and "other" (just "value" without `key`) whose x
+        partition `frequencies`.
+
+    Example:
+        >>> result = probes.frequency_probe(features, task.labels.numpy(), 97, train)
+        >>> probe_r2(result.frequencies, result.r2, key=spectrum.key_frequencies(0)).show()
+    """
+    freqs, values = [int(f) for f in frequencies], [float(v) for v in r2]
+    if len(freqs) != len(values):
+        raise ValueError(f"r2 has {len(values)} values; frequencies has {len(freqs)}")
+    fig = _frequency_bars(freqs, values, key)
+    low = min([0.0, *values])
+    fig.update_layout(
+        title=title or "Frequency probe: R^2 of cos/sin of each frequency of the answer",
+        yaxis={"title": "held-out R^2", "range": [low - 0.02, 1.02]},
+    )
     return fig
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import interp
+import interp.report
 from interp.cli import main
 
 TINY = ["--p", "13", "--epochs", "30", "--log-every", "5", "--save-log", "3", "--no-progress"]
@@ -98,6 +99,32 @@ def test_spectrum_writes_html_and_one_plotly_js(sweep, tmp_path, capsys):
     assert len(html) == 2 * 4 + 1 and tmp_path / "fig" / "ipr.html" in html
     assert sorted(Path(line) for line in out.splitlines()) == html  # the paths are printed
     assert [p.name for p in (tmp_path / "fig").glob("*.js")] == ["plotly.min.js"]
+
+
+def test_report_writes_one_page(sweep, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(interp.report, "png_browser", lambda: "kaleido is not installed")
+    code, out, err = run_cli(capsys, "report", sweep[0], "--out", tmp_path / "rep", "--model", 3)
+    assert code == 0, err
+    skipped, path = out.splitlines()  # the one PNG line, then the page
+    assert skipped.startswith("png: skipped") and Path(path) == tmp_path / "rep" / "report.html"
+    page = Path(path).read_text()
+    assert "model 3" in page and page.count("plotly.min.js") == 1
+    assert sorted(p.name for p in (tmp_path / "rep").iterdir()) == ["plotly.min.js", "report.html"]
+
+
+def test_bad_report_arguments(sweep, tmp_path, capsys):
+    out = ["--out", tmp_path / "rep"]
+    cases = [
+        (["report", tmp_path / "missing", *out], "missing"),
+        (["report", sweep[0], "--model", "4", *out], "model=4"),
+        (["report", sweep[0], "--model", "-1", *out], "model=-1"),
+        (["report", sweep[0]], "--out"),
+    ]
+    for args, named in cases:
+        code, stdout, err = run_cli(capsys, *args)
+        assert code == 2 and stdout == "", args
+        assert err.count("\n") == 1 and err.startswith("interp: error: ") and named in err
+    assert not (tmp_path / "rep").exists()
 
 
 def test_resume_finished_run(sweep, capsys):

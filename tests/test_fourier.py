@@ -3,7 +3,12 @@ import math
 import pytest
 import torch
 
-from interp.fourier import extract_frequencies, fourier_basis, project_onto_frequencies
+from interp.fourier import (
+    extract_frequencies,
+    fourier_basis,
+    logit_circuit,
+    project_onto_frequencies,
+)
 from interp.models.mlp import MLP, MLPConfig
 
 DEVICES = ["cpu", "meta"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -281,3 +286,42 @@ def test_non_tensor_non_model_raises_type_error(bad):
 def test_too_small_tensors_raise_value_error(shape):
     with pytest.raises(ValueError):
         extract_frequencies(torch.randn(shape))
+
+
+@pytest.mark.parametrize("init", ["doshi", "mean_field"])
+def test_logit_circuit_of_pure_cosine_neurons(init):
+    """Neurons that are pure cosines group by their frequency; each group's read-out is the sum
+    of its neurons' cosines, scaled like the forward pass."""
+    p, width = 11, 6
+    freqs = torch.tensor([[2, 5, 2, 1, 2, 5], [3, 3, 3, 3, 4, 1]])  # [models, neurons]
+    phases = torch.linspace(-3, 3, 2 * width).reshape(2, width)
+    rows = cosines(p, freqs, 1.0, phases)  # [models, neurons, p]
+    cfg = MLPConfig(p=p, width=width, models=2, init=init)
+    model = MLP(cfg, weights={"U": rows, "V": rows, "W": rows.transpose(1, 2)})
+    circuit = logit_circuit(model)
+    F = (p - 1) // 2
+    assert circuit.p == p and circuit.readout.shape == (2, F, p)
+    assert torch.equal(circuit.frequencies, torch.arange(1, F + 1))
+    assert circuit.neurons.tolist() == [[1, 3, 0, 0, 2], [1, 0, 4, 1, 0]]
+    assert (circuit.neurons.sum(-1) == width).all()
+    scale = 1 / width if init == "mean_field" else 1.0
+    for m in range(2):
+        for f in range(1, F + 1):
+            expected = rows[m, freqs[m] == f].sum(0) * scale  # [p], zero for an empty group
+            torch.testing.assert_close(circuit.readout[m, f - 1], expected)
+            # the read-out of a group is a wave at its own frequency, nothing else
+            spectrum = extract_frequencies(circuit.readout[m, f - 1][None])
+            assert circuit.neurons[m, f - 1] == 0 or spectrum.dominant.item() == f
+    same = logit_circuit(model, extract_frequencies(model))
+    torch.testing.assert_close(same.readout, circuit.readout)
+    keep = torch.tensor([[True, True, False, False, True, True], [False] * 5 + [True]])
+    kept = logit_circuit(model, keep=keep)
+    assert kept.neurons.tolist() == [[0, 2, 0, 0, 2], [1, 0, 0, 0, 0]]
+    for m in range(2):
+        for f in range(1, F + 1):
+            expected = rows[m, (freqs[m] == f) & keep[m]].sum(0) * scale
+            torch.testing.assert_close(kept.readout[m, f - 1], expected)
+    with pytest.raises(ValueError, match=r"keep must be a bool mask \(2, 6\)"):
+        logit_circuit(model, keep=keep.float())
+    with pytest.raises(ValueError, match=r"spectrum.dominant has shape \(1, 6\)"):
+        logit_circuit(model, extract_frequencies(rows[:1]))

@@ -4,14 +4,20 @@ import numpy as np
 import pytest
 import torch
 
+from interp import fourier
 from interp.fourier import extract_frequencies
 from interp.metrics import evaluate
 from interp.models.mlp import MLP, MLPConfig
+from interp.partition import PARTITION_METHODS, partition_neurons
 from interp.plots import (
     dominant_share,
     extraction_bars,
     ipr_histogram,
     lines,
+    logit_circuit,
+    neuron_phase_map,
+    partition_scores,
+    probe_r2,
     spectrum_heatmap,
     training_curves,
     write_figures,
@@ -146,3 +152,91 @@ def test_lines_one_curve_per_method():
     assert gap.layout.yaxis.range is None
     with pytest.raises(ValueError, match="curve 'raw' has 2 points; x has 3"):
         lines([1, 2, 3], {"raw": [0.1, 0.2]}, xlabel="width")
+
+
+@pytest.mark.parametrize("model", [0, 1])
+def test_neuron_phase_map_places_each_neuron_at_its_frequency_and_phase(generalizing, model):
+    spectrum = extract_frequencies(generalizing.model)
+    fig = neuron_phase_map(spectrum, model)
+    assert [a.text for a in fig.layout.annotations] == ["U", "V", "W"]  # one panel per matrix
+    assert [t.xaxis for t in fig.data] == ["x", "x2", "x3"]
+    power = spectrum.power[model]
+    share = power.max(-1).values / power.sum(-1)  # on the dominant frequency
+    for i, trace in enumerate(fig.data):
+        assert len(trace.x) == generalizing.model.cfg.width
+        np.testing.assert_array_equal(trace.x, spectrum.dominant[model].numpy())
+        np.testing.assert_allclose(trace.y, spectrum.phase[model, i].numpy(), rtol=1e-6)
+        np.testing.assert_allclose(trace.marker.color, share.numpy(), rtol=1e-5)
+        np.testing.assert_allclose(np.asarray(trace.customdata)[:, 0], np.arange(len(trace.x)))
+    assert tuple(fig.layout.yaxis.range) == pytest.approx((-math.pi - 0.2, math.pi + 0.2))
+    with pytest.raises(ValueError, match="model=2"):
+        neuron_phase_map(spectrum, model=2)
+
+
+def test_neuron_phase_map_of_pure_cosines():
+    x = torch.arange(P)
+    freqs, phases = torch.tensor([2, 5, 2]), torch.tensor([0.5, -1.0, 3.0])
+    rows = torch.cos(2 * math.pi * freqs[:, None] * x / P + phases[:, None])  # no models axis
+    (trace,) = neuron_phase_map(extract_frequencies(rows)).data
+    assert list(trace.x) == [2, 5, 2]
+    np.testing.assert_allclose(trace.y, phases.numpy(), atol=1e-5)
+    np.testing.assert_allclose(trace.marker.color, 1, atol=1e-5)  # all power on one frequency
+
+
+@pytest.mark.parametrize("model", [0, 1])
+def test_logit_circuit_rows_are_the_frequency_groups(generalizing, model):
+    circuit = fourier.logit_circuit(generalizing.model)
+    (heatmap,) = logit_circuit(circuit, model).data
+    count = circuit.neurons[model]
+    freqs = [int(r.removeprefix("f = ")) for r in heatmap.y]
+    assert sorted(freqs) == (torch.nonzero(count).flatten() + 1).tolist()  # the groups, each once
+    counts = [int(count[f - 1]) for f in freqs]
+    assert counts == sorted(counts, reverse=True)  # the largest group first
+    assert sum(counts) == generalizing.model.cfg.width
+    assert list(heatmap.x) == list(range(23))  # columns: output residues c
+    z = np.asarray(heatmap.z)
+    np.testing.assert_allclose(z, circuit.readout[model, [f - 1 for f in freqs]].numpy())
+    np.testing.assert_array_equal(np.asarray(heatmap.customdata)[:, 0], counts)
+    # a generalizing network's groups write waves at their own frequency
+    assert extract_frequencies(torch.as_tensor(z)).dominant.tolist() == freqs
+
+
+@pytest.mark.parametrize("method", PARTITION_METHODS)
+def test_partition_scores_show_both_subnetworks(memorizing, method):
+    part = partition_neurons(memorizing.model, memorizing.task, method)
+    fig = partition_scores(part, model=1)
+    general = part.general[1]
+    names = [t.name for t in fig.data]
+    assert names[:2] == [f"general ({int(general.sum())})", f"memory ({int((~general).sum())})"]
+    assert method in fig.layout.title.text
+    if method == "ipr":
+        assert len(fig.data) == 2 and all(t.type == "histogram" for t in fig.data)
+        np.testing.assert_allclose(fig.data[0].x, part.scores[1][general].numpy())
+        np.testing.assert_allclose(fig.data[1].x, part.scores[1][~general].numpy())
+        return
+    assert len(fig.data) == 3 and names[2] == "score 0"
+    x_name, y_name = {"heldout": ("train", "heldout"), "labels": ("noisy", "clean")}[method]
+    for trace, mask in zip(fig.data, (general, ~general)):
+        np.testing.assert_allclose(trace.x, part.effects[x_name][1][mask].numpy())
+        np.testing.assert_allclose(trace.y, part.effects[y_name][1][mask].numpy())
+        np.testing.assert_array_equal(trace.customdata, torch.nonzero(mask).flatten().numpy())
+    # general neurons lie above the diagonal (score = y - x > 0), memory ones on or below it
+    assert (np.asarray(fig.data[0].y) > np.asarray(fig.data[0].x)).all()
+    assert (np.asarray(fig.data[1].y) <= np.asarray(fig.data[1].x)).all()
+    assert fig.data[2].x == fig.data[2].y
+    assert x_name in fig.layout.xaxis.title.text and y_name in fig.layout.yaxis.title.text
+
+
+def test_probe_r2_colours_key_frequencies():
+    freqs, r2 = np.arange(1, 12), np.linspace(-0.1, 0.9, 11)
+    fig = probe_r2(freqs, r2, key=[3, 7])
+    key, other = fig.data
+    assert (key.name, other.name) == ("key", "other")
+    assert list(key.x) == [3, 7] and list(key.y) == pytest.approx([r2[2], r2[6]])
+    assert sorted([*key.x, *other.x]) == list(range(1, 12))
+    assert fig.layout.yaxis.range[0] < -0.1  # a negative R^2 stays in view
+    assert all(bar.width == 0.8 for bar in fig.data)  # not as wide as the gaps between keys
+    (only,) = probe_r2(torch.arange(1, 4), [0.2, 0.5, 1.0]).data
+    assert list(only.x) == [1, 2, 3] and list(only.y) == [0.2, 0.5, 1.0]
+    with pytest.raises(ValueError, match="r2 has 2 values; frequencies has 3"):
+        probe_r2([1, 2, 3], [0.1, 0.2])
