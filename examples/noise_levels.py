@@ -4,7 +4,7 @@
 
 Trains (or reuses) runs/noise_levels: (a + b) mod 97, train fraction 0.5, label noise 0.2, 0.4,
 0.6 and 0.8 (one model each, seed 0), width 500, Doshi init, full-batch AdamW lr 1e-2, no
-weight decay, MSE, 1000 steps (the headline recipe at four noise levels). About 4 minutes on
+weight decay, MSE, 1000 steps (the headline recipe at four noise levels). A few minutes on
 2 CPU cores. Prints each model's accuracies and what per-neuron extraction pulls out.
 """
 
@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from noise80_search import Experiment, train_or_reuse
+
 import interp
 
 NOISES = (0.2, 0.4, 0.6, 0.8)
@@ -20,21 +22,11 @@ STEPS = 1000
 
 
 def noise_levels_run(root: str | Path = "runs") -> interp.Run:
-    """The four-noise-level run under `root`, trained first if it is not there (resumed if cut)."""
-    path = Path(root) / "noise_levels"
-    if (path / "config.json").exists():
-        run = interp.load_run(path)
-        if run.steps and run.steps[-1] == STEPS:
-            return run
-        interp.resume(path)
-        return interp.load_run(path)
-    task = interp.modular_task(p=97, train_fraction=0.5, noise=list(NOISES), seed=0)
-    model = interp.MLP(interp.MLPConfig(p=97, width=500, models=len(NOISES), seed=(0,) * 4))
-    config = interp.TrainConfig(
-        steps=STEPS, lr=1e-2, loss="mse", log_every=10, save_log=8, save_every=250
-    )
-    interp.train(model, task, config, out=path, command="examples/noise_levels.py")
-    return interp.load_run(path)
+    """The four-noise-level run under `root`, trained first if it is not there (resumed if cut).
+
+    The headline search's base recipe (examples/noise80_search.py) with one model per noise."""
+    models = [{"noise": noise, "seed": 0} for noise in NOISES]
+    return train_or_reuse(Experiment("noise_levels", "noise", {}, models), Path(root), STEPS)
 
 
 def main() -> None:
