@@ -28,8 +28,31 @@ _EXPORTS = {
     "modular_config": "interp.tasks.modular",
     "make_task": "interp.tasks.modular",
     "group_order": "interp.tasks.modular",
+    "RULES": "interp.tasks.rules",
+    "Rule": "interp.tasks.rules",
+    "RuleConfig": "interp.tasks.rules",
+    "RuleTask": "interp.tasks.rules",
+    "rule_config": "interp.tasks.rules",
+    "make_rule_task": "interp.tasks.rules",
+    "rule_task": "interp.tasks.rules",
+    "n_valid": "interp.tasks.rules",
+    "chance_rate": "interp.tasks.rules",
+    "is_valid": "interp.tasks.rules",
+    "sample_valid": "interp.tasks.rules",
+    "all_valid": "interp.tasks.rules",
+    "to_signal": "interp.tasks.rules",
+    "to_bits": "interp.tasks.rules",
     "MLP": "interp.models.mlp",
     "MLPConfig": "interp.models.mlp",
+    "DiT": "interp.models.dit",
+    "DiTConfig": "interp.models.dit",
+    "edm_loss": "interp.models.dit",
+    "GPTConfig": "interp.models.gpt",
+    "build_gpt": "interp.models.gpt",
+    "gpt_tokens": "interp.models.gpt",
+    "gpt_log_prob": "interp.models.gpt",
+    "gpt_loss": "interp.models.gpt",
+    "sample_gpt": "interp.models.gpt",
     "TrainConfig": "interp.training",
     "TrainResult": "interp.training",
     "train": "interp.training",
@@ -68,13 +91,58 @@ _EXPORTS = {
     "kept_fraction_curve": "interp.partition",
     "build_report": "interp.report",
     "write_report": "interp.report",
+    "SIGMA_DATA": "interp.diffusion",
+    "edm_precondition": "interp.diffusion",
+    "edm_loss_weight": "interp.diffusion",
+    "sample_training_sigmas": "interp.diffusion",
+    "sigma_schedule": "interp.diffusion",
+    "heun_sample": "interp.diffusion",
+    "stochastic_sample": "interp.diffusion",
+    "generate": "interp.diffusion",
+    "EmpiricalDenoiser": "interp.diffusion",
+    "empirical_denoiser": "interp.diffusion",
+    "GenerationStats": "interp.clocks",
+    "generation_stats": "interp.clocks",
+    "exact_matches": "interp.clocks",
+    "Clocks": "interp.clocks",
+    "measure_clocks": "interp.clocks",
+    "threshold_above_chance": "interp.clocks",
+    "memorization_ratio": "interp.clocks",
+    "is_memorized_continuous": "interp.clocks",
+    "BasinResult": "interp.basins",
+    "basin_returns": "interp.basins",
+    "basin_radius": "interp.basins",
+    "measure_basins": "interp.basins",
 }
 
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # static checkers see the real names
+    from interp.basins import BasinResult, basin_radius, basin_returns, measure_basins
     from interp.checkpoints import CheckpointError, Run, load, load_run, save_model
+    from interp.clocks import (
+        Clocks,
+        GenerationStats,
+        exact_matches,
+        generation_stats,
+        is_memorized_continuous,
+        measure_clocks,
+        memorization_ratio,
+        threshold_above_chance,
+    )
     from interp.device import resolve_device
+    from interp.diffusion import (
+        SIGMA_DATA,
+        EmpiricalDenoiser,
+        edm_loss_weight,
+        edm_precondition,
+        empirical_denoiser,
+        generate,
+        heun_sample,
+        sample_training_sigmas,
+        sigma_schedule,
+        stochastic_sample,
+    )
     from interp.extraction import (
         EXTRACTION_METHODS,
         RestrictedLogits,
@@ -94,6 +162,15 @@ if TYPE_CHECKING:  # static checkers see the real names
     )
     from interp.hooks import ablated, activation_gradients, cache_activations, patch
     from interp.metrics import Accuracies, evaluate, first_step
+    from interp.models.dit import DiT, DiTConfig, edm_loss
+    from interp.models.gpt import (
+        GPTConfig,
+        build_gpt,
+        gpt_log_prob,
+        gpt_loss,
+        gpt_tokens,
+        sample_gpt,
+    )
     from interp.models.mlp import MLP, MLPConfig
     from interp.partition import (
         PARTITION_METHODS,
@@ -111,6 +188,22 @@ if TYPE_CHECKING:  # static checkers see the real names
         make_task,
         modular_config,
         modular_task,
+    )
+    from interp.tasks.rules import (
+        RULES,
+        Rule,
+        RuleConfig,
+        RuleTask,
+        all_valid,
+        chance_rate,
+        is_valid,
+        make_rule_task,
+        n_valid,
+        rule_config,
+        rule_task,
+        sample_valid,
+        to_bits,
+        to_signal,
     )
     from interp.training import TrainConfig, TrainResult, checkpoint_schedule, resume, train
 

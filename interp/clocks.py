@@ -1,0 +1,324 @@
+"""Two clocks of a diffusion model's training: when it learns the rule, when it memorizes.
+
+Generated bit strings are scored per model as rule-valid, memorized (an exact copy of a training
+string) and novel-valid (valid, not a copy). Over training, tau_rule is the first step at which
+enough samples are valid and tau_mem the first at which enough are copies; the innovation window
+[tau_rule, tau_mem] is where the model makes new valid strings (Wang, Finn & Liu 2026: tau_mem
+grows ~linearly with the dataset size N, tau_rule with the rule's complexity). For continuous
+data a sample counts as memorized when it is much nearer its nearest training point than the
+second nearest: d1 / d2 < 1/3 (Bonnaire et al. 2025).
+
+Example:
+    >>> valid = lambda bits: is_valid(bits, "parity")            # interp.tasks.rules
+    >>> stats = [generation_stats(to_bits(generate(D_t, (M, 256, d))), valid, train_bits)
+    ...          for D_t in denoisers_over_training]
+    >>> c = measure_clocks(GenerationStats.stack(stats), steps)
+    >>> c.tau_rule, c.tau_mem, c.width                      # [models] each, -1: never reached
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
+
+import torch
+from torch import Tensor
+
+from interp.metrics import first_step
+
+__all__ = [
+    "GenerationStats",
+    "generation_stats",
+    "exact_matches",
+    "Clocks",
+    "measure_clocks",
+    "threshold_above_chance",
+    "memorization_ratio",
+    "is_memorized_continuous",
+]
+
+# A random bit string is valid under parity half the time; 0.9 is 80% of the way from that
+# chance level to 1 (`threshold_above_chance(0.5)`), far above what luck gives.
+RULE_THRESHOLD = 0.9
+# A model that has learnt the rule perfectly and draws uniformly among V valid strings copies a
+# training string with probability N / V; 0.5 is above that while N < V / 2, so reaching it
+# means the model prefers its training strings, not that it generalizes onto them by chance.
+MEM_THRESHOLD = 0.5
+# Bonnaire et al. 2025: a sample is a copy when d1 / d2 < 1/3.
+RATIO_THRESHOLD = 1 / 3
+
+
+@dataclass
+class GenerationStats:
+    """Per-model fractions of generated samples, each `[models]` (or `[steps, models]` stacked).
+
+    Attributes:
+        valid: samples that satisfy the rule.
+        memorized: samples that exactly match one of the model's training strings.
+        novel_valid: samples that are valid and not memorized: what the model invents.
+    """
+
+    valid: Tensor
+    memorized: Tensor
+    novel_valid: Tensor
+
+    def to_dict(self) -> dict[str, list]:
+        return {f.name: getattr(self, f.name).tolist() for f in fields(self)}
+
+    @classmethod
+    def stack(cls, items: Sequence[GenerationStats]) -> GenerationStats:
+        """Stack per-step stats (`[models]` each) into one with fields `[steps, models]`."""
+        if not items:
+            raise ValueError("stack needs at least one GenerationStats")
+        return cls(*(torch.stack([getattr(s, f.name) for s in items]) for f in fields(cls)))
+
+
+def _as_bits(bits: Tensor, name: str) -> Tensor:
+    """Bool bits from a bool or integer 0/1 tensor; floats are refused (signals are ambiguous)."""
+    if bits.dtype == torch.bool:
+        return bits
+    if bits.is_floating_point() or bits.is_complex():
+        raise ValueError(
+            f"{name} has dtype {bits.dtype}: need bits (bool or integer 0/1); "
+            "turn signals into bits with x > 0"
+        )
+    if not bool(((bits == 0) | (bits == 1)).all()):
+        raise ValueError(f"{name} holds values other than 0 and 1: need bits")
+    return bits.bool()
+
+
+def _pack(bits: Tensor) -> Tensor:
+    """`[..., d]` bool -> `[..., ceil(d / 63)]` int64 words, equal iff the bit strings are."""
+    d = bits.shape[-1]
+    words = max(1, -(-d // 63))
+    padded = torch.nn.functional.pad(bits.long(), (0, words * 63 - d))
+    shifts = torch.arange(63, device=bits.device)
+    return (padded.reshape(*bits.shape[:-1], words, 63) << shifts).sum(-1)
+
+
+def exact_matches(samples: Tensor, training: Tensor, mask: Tensor | None = None) -> Tensor:
+    """Which samples are exact copies of one of their model's training strings.
+
+    Bit strings are packed into int64 words and matched in one sort (`torch.unique`) over all
+    models at once, so the cost is O((S + N) log(S + N)) per model, not S x N.
+
+    Args:
+        samples: `[models, S, d]` bits (bool or integer 0/1).
+        training: `[models, N, d]` bits per model, or `[N, d]` shared by every model.
+        mask: `training.shape[:-1]` bool, the training rows that count (None: all).
+
+    Returns:
+        `[models, S]` bool.
+
+    Example:
+        >>> exact_matches(torch.tensor([[[1, 0], [1, 1]]]), torch.tensor([[1, 1], [0, 0]]))
+        tensor([[False,  True]])
+    """
+    samples, training = _as_bits(samples, "samples"), _as_bits(training, "training")
+    if samples.dim() != 3 or training.dim() not in (2, 3):
+        raise ValueError(
+            f"samples {tuple(samples.shape)}, training {tuple(training.shape)}: "
+            "need [models, S, d] and [models, N, d] or [N, d]"
+        )
+    models, n_samples, d = samples.shape
+    if training.dim() == 2:
+        training = training.expand(models, *training.shape)
+        mask = None if mask is None else mask.expand(models, *mask.shape)
+    if training.shape[0] != models or training.shape[-1] != d:
+        raise ValueError(
+            f"training of shape {tuple(training.shape)} does not match samples "
+            f"{tuple(samples.shape)}: need [{models}, N, {d}] or [N, {d}]"
+        )
+    if mask is not None and (mask.shape != training.shape[:-1] or mask.dtype != torch.bool):
+        raise ValueError(
+            f"mask of shape {tuple(mask.shape)} and dtype {mask.dtype}: "
+            f"need bool {tuple(training.shape[:-1])}"
+        )
+
+    def keyed(bits: Tensor) -> Tensor:  # [models, rows, 1 + words]: the model index, then the bits
+        index = torch.arange(models, device=bits.device)[:, None, None]
+        return torch.cat([index.expand(*bits.shape[:-1], 1), _pack(bits)], -1)
+
+    sample_keys = keyed(samples).flatten(0, 1)
+    train_keys = keyed(training)
+    train_keys = train_keys.flatten(0, 1) if mask is None else train_keys[mask]
+    unique, ids = torch.unique(torch.cat([sample_keys, train_keys]), dim=0, return_inverse=True)
+    seen = torch.zeros(len(unique), dtype=torch.bool, device=ids.device)
+    seen[ids[len(sample_keys) :]] = True
+    return seen[ids[: len(sample_keys)]].reshape(models, n_samples)
+
+
+def generation_stats(
+    samples: Tensor,
+    valid_fn: Callable[[Tensor], Tensor],
+    training: Tensor,
+    mask: Tensor | None = None,
+) -> GenerationStats:
+    """Valid, memorized and novel-valid fractions of each model's generated bit strings.
+
+    Args:
+        samples: `[models, S, d]` generated bits (bool or integer 0/1; from signals, `x > 0`
+            or `to_bits`).
+        valid_fn: the rule, `bits [models, S, d] -> [models, S]` bool (e.g. even parity).
+        training: `[models, N, d]` each model's training bits, or `[N, d]` shared.
+        mask: `training.shape[:-1]` bool, the training rows that count (padding excluded).
+
+    Returns:
+        `GenerationStats` with fields `[models]`.
+
+    Example:
+        >>> valid = lambda bits: is_valid(bits, "parity")          # interp.tasks.rules
+        >>> s = generation_stats(to_bits(generate(D, (2, 512, 10))), valid, train_bits)
+        >>> s.valid, s.memorized, s.novel_valid                    # [2] each
+    """
+    memorized = exact_matches(samples, training, mask)
+    valid = valid_fn(_as_bits(samples, "samples"))
+    if valid.shape != memorized.shape:
+        raise ValueError(
+            f"valid_fn returned shape {tuple(valid.shape)}: need [models, S] = "
+            f"{tuple(memorized.shape)}"
+        )
+    valid = valid.bool()
+    return GenerationStats(
+        valid=valid.float().mean(-1),
+        memorized=memorized.float().mean(-1),
+        novel_valid=(valid & ~memorized).float().mean(-1),
+    )
+
+
+@dataclass
+class Clocks:
+    """The two clocks of each model, `[models]` long each; -1 where a clock never rings.
+
+    Attributes:
+        tau_rule: first step at which the valid fraction reaches `rule_threshold`.
+        tau_mem: first step at which the memorized fraction reaches `mem_threshold`.
+        width: tau_mem - tau_rule, the length of the innovation window [tau_rule, tau_mem];
+            0 when the model memorizes no later than it learns the rule (an empty window),
+            -1 when either clock never rings (the window is open or undefined).
+        rule_threshold, mem_threshold: the levels used.
+    """
+
+    tau_rule: Tensor
+    tau_mem: Tensor
+    width: Tensor
+    rule_threshold: float
+    mem_threshold: float
+
+    def __str__(self) -> str:
+        rows = ["model  tau_rule   tau_mem     width"]
+        columns = (self.tau_rule.tolist(), self.tau_mem.tolist(), self.width.tolist())
+        for i, (r, m, w) in enumerate(zip(*columns)):
+            rows.append(f"{i:>5}  {r:>8}  {m:>8}  {w:>8}")
+        return "\n".join(rows)
+
+
+def threshold_above_chance(chance: float, fraction: float = 0.8) -> float:
+    """A valid-fraction threshold `fraction` of the way from a rule's chance rate to 1.
+
+    chance + fraction (1 - chance): the same demand on every rule, whether random strings are
+    valid half the time (parity: 0.9) or almost never (0.8). Pass the result as
+    `measure_clocks(..., rule_threshold=...)`.
+
+    Example:
+        >>> from interp.tasks.rules import chance_rate
+        >>> threshold_above_chance(chance_rate("parity", 16))
+        0.9
+    """
+    if not 0 <= chance <= 1 or not 0 <= fraction <= 1:
+        raise ValueError(f"chance={chance}, fraction={fraction}: both must be in [0, 1]")
+    return chance + fraction * (1 - chance)
+
+
+def measure_clocks(
+    stats: GenerationStats,
+    steps: Sequence[int] | Tensor,
+    rule_threshold: float = RULE_THRESHOLD,
+    mem_threshold: float = MEM_THRESHOLD,
+) -> Clocks:
+    """tau_rule, tau_mem and the innovation window from stats measured over training.
+
+    Default thresholds: valid fraction 0.9, chosen for parity, where a random string is valid
+    half the time: 0.9 is 80% of the way from chance to 1. For another rule pass
+    `threshold_above_chance(chance)` to keep that meaning. Memorized fraction 0.5: a model
+    that learnt the rule and draws uniformly among V valid strings copies one of its N training
+    strings with probability N / V, below 0.5 while N < V / 2, so crossing it means the model
+    prefers its training strings over the rule's other strings.
+
+    Args:
+        stats: `GenerationStats` with fields `[steps, models]` (`GenerationStats.stack`).
+        steps: the training step of each row, `[steps]`, ascending.
+        rule_threshold: the valid fraction that sets tau_rule.
+        mem_threshold: the memorized fraction that sets tau_mem.
+
+    Returns:
+        `Clocks` with fields `[models]`.
+
+    Example:
+        >>> c = measure_clocks(GenerationStats.stack(per_step_stats), [0, 500, 1000, 1500])
+        >>> print(c)
+        model  tau_rule   tau_mem     width
+            0       500      1500      1000
+    """
+    tau_rule = first_step(stats.valid, steps, rule_threshold)
+    tau_mem = first_step(stats.memorized, steps, mem_threshold)
+    both = (tau_rule >= 0) & (tau_mem >= 0)
+    width = torch.where(both, (tau_mem - tau_rule).clamp_min(0), torch.full_like(tau_rule, -1))
+    return Clocks(tau_rule, tau_mem, width, rule_threshold, mem_threshold)
+
+
+def memorization_ratio(samples: Tensor, training: Tensor, max_elements: int = 2**24) -> Tensor:
+    """d1 / d2: each sample's distance to its nearest training point over the distance to the
+    second nearest (Bonnaire et al. 2025). Near 0 for a copy; near 1 far from the data.
+
+    Args:
+        samples: `[..., S, D]` float.
+        training: `[N, D]` (or `[..., N, D]` broadcastable against the samples), N >= 2.
+        max_elements: the most distances `[..., S, chunk]` held at once (the training points
+            are streamed in chunks, keeping the two nearest).
+
+    Returns:
+        `[..., S]` float in [0, 1]; 0 where both distances are 0 (duplicate training points).
+
+    Example:
+        >>> training = torch.tensor([[0.0, 0.0], [3.0, 0.0], [0.0, 4.0]])
+        >>> memorization_ratio(torch.tensor([[1.0, 0.0], [0.0, 0.0]]), training)
+        tensor([0.5000, 0.0000])
+    """
+    if not samples.is_floating_point() or samples.dim() < 2:
+        raise ValueError(f"samples of shape {tuple(samples.shape)}: need float [..., S, D]")
+    if training.dim() < 2 or training.shape[-1] != samples.shape[-1] or training.shape[-2] < 2:
+        raise ValueError(
+            f"training of shape {tuple(training.shape)}: need [N, {samples.shape[-1]}], N >= 2"
+        )
+    training = training.to(samples.dtype)
+    rows = math.prod(torch.broadcast_shapes(samples.shape[:-2], training.shape[:-2]))
+    chunk = max(2, max_elements // max(1, rows * samples.shape[-2]))
+    parts = training.split(chunk, dim=-2)  # the first has >= 2 rows
+    nearest = torch.cdist(samples, parts[0]).topk(2, dim=-1, largest=False).values
+    for part in parts[1:]:  # keep the two nearest: [..., S, 2]
+        both = torch.cat([nearest, torch.cdist(samples, part)], -1)
+        nearest = both.topk(2, dim=-1, largest=False).values
+    d1, d2 = nearest.unbind(-1)
+    return d1 / d2.clamp_min(torch.finfo(d2.dtype).tiny)
+
+
+def is_memorized_continuous(
+    samples: Tensor, training: Tensor, threshold: float = RATIO_THRESHOLD
+) -> Tensor:
+    """Bonnaire et al.'s criterion for continuous data: d1 / d2 < `threshold` (1/3).
+
+    Args:
+        samples: `[..., S, D]` float.
+        training: `[N, D]`, N >= 2.
+        threshold: the ratio below which a sample is a copy.
+
+    Returns:
+        `[..., S]` bool.
+
+    Example:
+        >>> is_memorized_continuous(torch.tensor([[0.5, 0.0]]), training)   # d1/d2 = 0.5/2.5
+        tensor([True])
+    """
+    return memorization_ratio(samples, training) < threshold

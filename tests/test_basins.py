@@ -1,0 +1,84 @@
+import itertools
+
+import pytest
+import torch
+
+from interp.basins import BasinResult, basin_radius, basin_returns, measure_basins
+from interp.diffusion import empirical_denoiser
+
+SIGMAS = torch.tensor([0.02, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6])
+
+
+def parity_split(d: int = 8, n_train: int = 12, seed: int = 0):
+    """Even-parity strings of length d as signals: n_train training ones and the unseen rest."""
+    bits = torch.tensor(list(itertools.product([0, 1], repeat=d)))
+    valid = bits[bits.sum(-1) % 2 == 0].float() - 0.5
+    order = torch.randperm(len(valid), generator=torch.Generator().manual_seed(seed))
+    return valid[order[:n_train]], valid[order[n_train:]]
+
+
+def test_training_points_have_basins_and_unseen_valid_points_none():
+    train, unseen = parity_split()
+    D = empirical_denoiser(train)
+    targets = torch.cat([train[:6], unseen[:6]])
+    r = measure_basins(D, targets, SIGMAS, 8, steps=8, generator=torch.Generator().manual_seed(0))
+    assert isinstance(r, BasinResult) and r.returns.shape == (12, 7) and r.radius.shape == (12,)
+    # The memorizing denoiser brings every small perturbation of a training string back ...
+    assert bool((r.returns[:6, :3] == 1).all())
+    assert bool((r.radius[:6] >= 0.1).all())
+    # ... and carries every start near an unseen valid string to a training string instead.
+    assert bool((r.returns[6:] == 0).all())
+    assert bool((r.radius[6:] == 0).all())
+
+
+def test_basin_returns_per_model_targets_share_the_noise():
+    train, _ = parity_split()
+    D = empirical_denoiser(torch.stack([train, train]))  # two models, same data
+    targets = torch.stack([train[:3], train[:3]])  # [models, T, d]
+    returns = basin_returns(D, targets, SIGMAS, repeats=4, steps=6)
+    assert returns.shape == (2, 3, 7)
+    # Same data, same targets, same noise: identical return curves.
+    assert torch.equal(returns[0], returns[1])
+    g = torch.Generator().manual_seed(5)
+    again = basin_returns(D, targets, SIGMAS, 4, 6, torch.Generator().manual_seed(5))
+    assert torch.equal(basin_returns(D, targets, SIGMAS, 4, 6, g), again)
+
+
+def test_zero_sigma_starts_at_the_target():
+    train, unseen = parity_split()
+    D = empirical_denoiser(train)
+    returns = basin_returns(D, torch.cat([train[:2], unseen[:2]]), torch.tensor([0.0]), 2, 4)
+    assert returns.flatten().tolist() == [1.0, 1.0, 1.0, 1.0]
+
+
+def test_radius_on_synthetic_return_curves():
+    sigmas = torch.tensor([0.1, 0.2, 0.4, 0.8, 1.6])
+    returns = torch.tensor(
+        [
+            [1.0, 0.9, 0.6, 0.2, 0.7],  # a far return past a failing level is not a basin
+            [0.4, 0.9, 0.9, 0.9, 0.9],  # fails at the smallest sigma: no basin
+            [1.0, 1.0, 1.0, 1.0, 0.5],  # exactly at the level counts
+            [0.0, 0.0, 0.0, 0.0, 0.0],
+        ]
+    )
+    expected = torch.tensor([0.4, 0.0, 1.6, 0.0])
+    torch.testing.assert_close(basin_radius(returns, sigmas), expected)
+    # The order of the sigma grid does not matter.
+    perm = torch.tensor([3, 0, 4, 2, 1])
+    torch.testing.assert_close(basin_radius(returns[:, perm], sigmas[perm]), expected)
+    # A stricter level shrinks the basins; leading axes pass through.
+    strict = basin_radius(returns[None].expand(2, 4, 5), sigmas, level=0.95)
+    torch.testing.assert_close(strict, torch.tensor([[0.1, 0.0, 0.8, 0.0]] * 2))
+
+
+def test_basin_input_validation():
+    train, _ = parity_split()
+    D = empirical_denoiser(train)
+    with pytest.raises(ValueError, match="sigmas"):
+        basin_returns(D, train[:2], torch.tensor([[0.1]]))
+    with pytest.raises(ValueError, match="repeats"):
+        basin_returns(D, train[:2], SIGMAS, repeats=0)
+    with pytest.raises(ValueError, match="targets"):
+        basin_returns(D, train[0], SIGMAS)
+    with pytest.raises(ValueError, match="last axis"):
+        basin_radius(torch.ones(3, 4), SIGMAS)
