@@ -80,6 +80,10 @@ _EXPORTS = {
     "evaluate": "interp.metrics",
     "first_step": "interp.metrics",
     "resolve_device": "interp.device",
+    "train_generative": "interp.generative",
+    "resume_generative": "interp.generative",
+    "generate_bits": "interp.generative",
+    "generation_curve": "interp.generative",
     "cache_activations": "interp.hooks",
     "activation_gradients": "interp.hooks",
     "ablated": "interp.hooks",
@@ -159,6 +163,12 @@ if TYPE_CHECKING:  # static checkers see the real names
         fourier_basis,
         logit_circuit,
         project_onto_frequencies,
+    )
+    from interp.generative import (
+        generate_bits,
+        generation_curve,
+        resume_generative,
+        train_generative,
     )
     from interp.hooks import ablated, activation_gradients, cache_activations, patch
     from interp.metrics import Accuracies, evaluate, first_step

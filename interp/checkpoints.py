@@ -34,6 +34,9 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from interp.tasks.modular import ModularConfig, ModularTask, make_task
+from interp.tasks.rules import RuleConfig, RuleTask, make_rule_task
+
+Task = ModularTask | RuleTask
 
 __all__ = ["Run", "CheckpointError", "load_run", "load", "save_model", "FORMAT_VERSION"]
 
@@ -54,14 +57,29 @@ def step_file(run: Path, step: int) -> Path:
     return run / f"step_{step:07d}.safetensors"
 
 
-def _model_kinds() -> dict[str, tuple[type, Callable[[dict], Any]]]:
-    """Model kind -> (class, config from dict); imported late: models need transformer-lens."""
+def _model_kinds() -> dict[str, tuple[type, Callable[[dict, Any, dict], nn.Module]]]:
+    """Model kind -> (class, build(config dict, device, weights)); imported late: the models
+    need transformer-lens."""
+    from transformer_lens import TransformerBridge
+
     from interp.extraction import RestrictedLogits, RestrictedLogitsConfig
+    from interp.models.dit import DiT, DiTConfig
+    from interp.models.gpt import GPTConfig, build_gpt
     from interp.models.mlp import MLP, MLPConfig
 
+    def gpt(spec: dict, device: Any, weights: dict) -> nn.Module:
+        model = build_gpt(GPTConfig(**spec), device)
+        model.load_state_dict(weights)
+        return model
+
     return {
-        "mlp": (MLP, lambda d: MLPConfig(**d)),
-        "restricted_logits": (RestrictedLogits, lambda d: RestrictedLogitsConfig(**d)),
+        "mlp": (MLP, lambda spec, device, w: MLP(MLPConfig(**spec), device, w)),
+        "restricted_logits": (
+            RestrictedLogits,
+            lambda spec, device, w: RestrictedLogits(RestrictedLogitsConfig(**spec), device, w),
+        ),
+        "dit": (DiT, lambda spec, device, w: DiT(DiTConfig(**spec), device, w)),
+        "gpt": (TransformerBridge, gpt),
     }
 
 
@@ -158,15 +176,18 @@ def new_run(path: str | Path, config: dict) -> Path:
     return path
 
 
-def write_step(run: Path, step: int, model: nn.Module, task: ModularTask | None) -> Path:
-    """Save the model weights after `step` updates, with the task masks when there is a task."""
+def write_step(run: Path, step: int, model: nn.Module, task: Task | None) -> Path:
+    """Save the model weights after `step` updates, with the task's tensors when there is a task
+    (a modular task's split and noisy labels, a rule task's training strings)."""
     tensors = dict(model.state_dict())
-    if task is not None:
+    if isinstance(task, ModularTask):
         tensors |= {
             "task.train": task.train,
             "task.noisy": task.noisy,
             "task.train_labels": task.train_labels.int(),
         }
+    elif task is not None:
+        tensors |= {"task.data": task.data.to(torch.uint8), "task.mask": task.mask}
     path = step_file(run, step)
     write_tensors(path, tensors, {"step": str(step)})
     return path
@@ -179,7 +200,10 @@ def save_model(model: nn.Module, path: str | Path, task: ModularTask | None = No
         >>> save_model(interp.extract(model), "runs/extracted", task)
         >>> interp.load("runs/extracted")
     """
-    config = {"model": {"kind": model_kind(model), **model.cfg.to_dict()}}
+    kind = model_kind(model)
+    if kind == "gpt":  # a bridge does not carry its GPTConfig
+        raise TypeError("save a GPT by training it into a run (interp.train_generative(out=...))")
+    config = {"model": {"kind": kind, **model.cfg.to_dict()}}
     if task is not None:
         config["task"] = {"kind": "modular", **task.config.to_dict()}
     run = new_run(path, config)
@@ -230,21 +254,27 @@ class Run:
         kinds = _model_kinds()
         if kind not in kinds:
             raise CheckpointError(f"{self.path / CONFIG}: unknown model kind {kind!r}")
-        cls, make_config = kinds[kind]
+        _, build = kinds[kind]
         weights = {k: v for k, v in tensors.items() if not k.startswith("task.")}
         try:
-            model = cls(make_config(spec), device=device, weights=weights)
-        except (ValueError, KeyError, TypeError) as e:
+            model = build(spec, device, weights)
+        except (ValueError, KeyError, TypeError, RuntimeError) as e:
             raise CheckpointError(f"{path}: tensors do not match {CONFIG} ({e})") from None
         return model.eval()
 
     @cached_property
-    def task(self) -> ModularTask:
-        """The task with the exact split and noisy labels the run trained on (from its files)."""
+    def task(self) -> Task:
+        """The task the run trained on: a modular task with its exact split and noisy labels,
+        or a rule task with its training strings (from its files)."""
         if "task" not in self.config:
             raise CheckpointError(f"{self.path / CONFIG}: this run has no task")
+        kind = self.config["task"].get("kind", "modular")
         spec = {k: v for k, v in self.config["task"].items() if k != "kind"}
+        if kind not in ("modular", "rules"):
+            raise CheckpointError(f"{self.path / CONFIG}: unknown task kind {kind!r}")
         try:
+            if kind == "rules":
+                return self._rule_task(make_rule_task(RuleConfig.from_dict(spec)))
             task = make_task(ModularConfig.from_dict(spec))
         except (ValueError, TypeError) as e:
             raise CheckpointError(f"{self.path / CONFIG}: bad task config ({e})") from None
@@ -266,6 +296,14 @@ class Run:
             masks["noisy"].bool(),
             masks["train_labels"].long(),
         )
+
+    def _rule_task(self, task: RuleTask) -> RuleTask:
+        """`task` regenerated from the config, checked against the strings the run stored."""
+        path = step_file(self.path, self._step(None))
+        stored = read_tensors(path)[0]
+        if "task.data" not in stored or not torch.equal(stored["task.data"].long(), task.data):
+            raise CheckpointError(f"{path}: task.data does not match the task in {CONFIG}")
+        return task
 
     @cached_property
     def metrics(self) -> dict[str, Tensor]:

@@ -29,6 +29,7 @@ __all__ = [
     "Denoiser",
     "edm_precondition",
     "edm_loss_weight",
+    "edm_example_loss",
     "sample_training_sigmas",
     "sigma_schedule",
     "heun_sample",
@@ -86,6 +87,35 @@ def edm_loss_weight(sigma: Tensor | float, sigma_data: float = SIGMA_DATA) -> Te
     """
     sigma = _as_float(sigma)
     return (sigma**2 + sigma_data**2) / (sigma * sigma_data) ** 2
+
+
+def edm_example_loss(
+    denoiser: Denoiser,
+    clean: Tensor,
+    sigma: Tensor,
+    noise: Tensor,
+    sigma_data: float = SIGMA_DATA,
+) -> Tensor:
+    """EDM's weighted denoising loss of each sample, for given noise levels and noise draws:
+    `lambda(s) * mean over positions of (D(x + s n; s) - x)^2`.
+
+    Args:
+        denoiser: `D(x, sigma)`.
+        clean: `[..., batch, d]` clean signals.
+        sigma: `[..., batch]` noise levels (e.g. `sample_training_sigmas`).
+        noise: `[..., batch, d]` standard normal draws.
+        sigma_data: the data's standard deviation.
+
+    Returns:
+        `[..., batch]`: 1 in expectation for a denoiser whose network outputs F = 0.
+
+    Example:
+        >>> s = sample_training_sigmas((4, 256), gen)
+        >>> edm_example_loss(model, clean, s, torch.randn(clean.shape, generator=gen)).mean(-1)
+    """
+    sigma = sigma.to(clean.dtype)
+    denoised = denoiser(clean + sigma[..., None] * noise, sigma)
+    return edm_loss_weight(sigma, sigma_data) * ((denoised - clean) ** 2).mean(-1)
 
 
 def sample_training_sigmas(

@@ -15,19 +15,20 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 from torch.func import functional_call
 from tqdm.auto import tqdm
 
 from interp.checkpoints import (
     STATE,
     CheckpointError,
+    Task,
     load_run,
     new_run,
     read_tensors,
@@ -42,7 +43,8 @@ from interp.tasks.modular import ModularTask
 __all__ = ["TrainConfig", "TrainResult", "train", "resume", "checkpoint_schedule", "METRICS"]
 
 OPTIMIZERS = ("adamw", "sgd")
-LOSSES = ("mse", "ce")
+LOSSES = ("mse", "ce", "edm")
+MLP_LOSSES = ("mse", "ce")
 METRICS = ("train_loss", "test_loss", "train_clean_acc", "train_noisy_acc", "test_acc")
 # On a CPU the ensemble's forward/backward runs a few models at a time, so that one chunk's
 # hidden activations [chunk, batch, neurons] stay near this many elements: cache-sized chunks
@@ -69,7 +71,8 @@ class TrainConfig:
         optimizer: "adamw" or "sgd".
         betas: AdamW betas (Doshi et al.: 0.9, 0.98).
         momentum: SGD momentum.
-        loss: "mse" on one-hot targets (mean over examples and classes) or "ce".
+        loss: "mse" on one-hot targets (mean over examples and classes) or "ce"; for the
+            generative models of `interp.generative`, "edm" (diffusion) or "ce" (next bit).
         batch_size: None for full batch, else examples per model per step (epochs reshuffled
             per model, last partial batch dropped).
         log_every: steps between metric evaluations over the whole table (the last step always).
@@ -311,6 +314,8 @@ def train(
         raise ValueError(f"model has {model.cfg.models} models but the task has {task.models}")
     if model.cfg.p != task.p:
         raise ValueError(f"model p={model.cfg.p} but task p={task.p}")
+    if config.loss not in MLP_LOSSES:
+        raise ValueError(f"loss {config.loss!r} is for generative models; an MLP takes mse or ce")
     # Everything that can fail is checked before a run folder is created.
     config.per_model("lr", task.models), config.per_model("weight_decay", task.models)
     device = resolve_device(device)
@@ -343,6 +348,10 @@ def resume(
         >>> interp.resume("runs/doshi")
     """
     run = load_run(path)
+    if run.config.get("task", {}).get("kind") == "rules":
+        from interp.generative import resume_generative  # the generative loop imports this one
+
+        return resume_generative(run, device, progress)
     state_path = run.path / STATE
     if not state_path.exists():
         raise CheckpointError(f"{state_path}: no resume state (was the run trained by interp?)")
@@ -368,6 +377,24 @@ def resume(
     )
 
 
+def _progress(
+    cfg: TrainConfig, saving: bool, start: int, progress: bool, desc: str = "train"
+) -> Iterator[tuple[int, bool, tqdm]]:
+    """The steps `start..cfg.steps` under a progress bar, each with whether to checkpoint it
+    (`checkpoint_schedule`, when `saving` into a run folder) and the bar (for its postfix)."""
+    saves = set(checkpoint_schedule(cfg.steps, cfg.save_every, cfg.save_log)) if saving else set()
+    bar = tqdm(
+        range(start, cfg.steps + 1),
+        initial=start,
+        total=cfg.steps + 1,
+        disable=not progress,
+        desc=desc,
+        unit="step",
+    )
+    for step in bar:
+        yield step, step in saves, bar
+
+
 def _loop(
     model: MLP,
     task: ModularTask,
@@ -387,7 +414,6 @@ def _loop(
         opt.step_count = start
         for k, v in optim_state.items():
             opt.state[k].copy_(v)
-    saves = set(checkpoint_schedule(cfg.steps, cfg.save_every, cfg.save_log)) if run else set()
     history: dict[str, list[Tensor]] = {k: list(v) for k, v in (metrics or {}).items()}
     if cfg.batch_size is None:
         idx, weight = _train_indices(task)
@@ -397,15 +423,7 @@ def _loop(
         chunk = _chunk_size(model, cfg.batch_size, device)
         batches = _Batches(task, model.cfg.seed, cfg.batch_size)
         weight = torch.full((task.models, cfg.batch_size), 1 / cfg.batch_size, device=device)
-    bar = tqdm(
-        range(start, cfg.steps + 1),
-        initial=start,
-        total=cfg.steps + 1,
-        disable=not progress,
-        desc="train",
-        unit="step",
-    )
-    for step in bar:
+    for step, saving, bar in _progress(cfg, run is not None, start, progress):
         # Metrics and checkpoints describe the weights after `step` updates.
         if step % cfg.log_every == 0 or step == cfg.steps:
             logged = _log_metrics(
@@ -418,7 +436,7 @@ def _loop(
                 test=f"{logged['test_acc'].mean():.3f}",
                 noisy=f"{logged['train_noisy_acc'].nanmean():.3f}",
             )
-        if step in saves and not (optim_state is not None and step == start):
+        if saving and not (optim_state is not None and step == start):
             _checkpoint(run, step, model, task, opt, history)
         if step == cfg.steps:
             break
@@ -433,7 +451,7 @@ def _loop(
 
 
 def _checkpoint(
-    run: Path, step: int, model: MLP, task: ModularTask, opt: BatchedOptimizer, history: dict
+    run: Path, step: int, model: nn.Module, task: Task, opt: BatchedOptimizer, history: dict
 ) -> None:
     """Step file first, then metrics, then resume state: a crash between writes resumes from the
     previous state and rewrites the same step file."""

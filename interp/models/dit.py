@@ -42,7 +42,12 @@ from torch import Tensor, nn
 from transformer_lens import HookedRootModule
 from transformer_lens.hook_points import HookPoint
 
-from interp.diffusion import SIGMA_DATA, edm_loss_weight, edm_precondition, sample_training_sigmas
+from interp.diffusion import (
+    SIGMA_DATA,
+    edm_example_loss,
+    edm_precondition,
+    sample_training_sigmas,
+)
 
 __all__ = ["DiT", "DiTConfig", "edm_loss"]
 
@@ -370,8 +375,5 @@ def edm_loss(
     if sigma_data is None:
         sigma_data = getattr(getattr(denoiser, "cfg", None), "sigma_data", SIGMA_DATA)
     sigma = sample_training_sigmas(clean.shape[:-1], generator, p_mean, p_std, clean.device)
-    sigma = sigma.to(clean.dtype)
     noise = torch.randn(clean.shape, generator=generator, device=clean.device, dtype=clean.dtype)
-    denoised = denoiser(clean + sigma[..., None] * noise, sigma)
-    weight = edm_loss_weight(sigma, sigma_data)[..., None]
-    return (weight * (denoised - clean) ** 2).mean((-2, -1))
+    return edm_example_loss(denoiser, clean, sigma, noise, sigma_data).mean(-1)
