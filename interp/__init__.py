@@ -117,12 +117,21 @@ _EXPORTS = {
     "basin_returns": "interp.basins",
     "basin_radius": "interp.basins",
     "measure_basins": "interp.basins",
+    "basin_targets": "interp.basins",
+    "basin_curve": "interp.basins",
 }
 
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # static checkers see the real names
-    from interp.basins import BasinResult, basin_radius, basin_returns, measure_basins
+    from interp.basins import (
+        BasinResult,
+        basin_curve,
+        basin_radius,
+        basin_returns,
+        basin_targets,
+        measure_basins,
+    )
     from interp.checkpoints import CheckpointError, Run, load, load_run, save_model
     from interp.clocks import (
         Clocks,

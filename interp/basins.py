@@ -16,14 +16,26 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import Tensor
 
+from interp.checkpoints import CheckpointError, Run, load_run
 from interp.diffusion import Denoiser, heun_sample, sigma_schedule
+from interp.tasks.rules import RuleTask, sample_valid, to_signal
 
-__all__ = ["BasinResult", "basin_returns", "basin_radius", "measure_basins"]
+__all__ = [
+    "BasinResult",
+    "basin_returns",
+    "basin_radius",
+    "measure_basins",
+    "basin_targets",
+    "basin_curve",
+    "DEFAULT_SIGMAS",
+]
 
 
 @dataclass
@@ -159,3 +171,82 @@ def measure_basins(
     """
     returns = basin_returns(denoiser, targets, sigmas, repeats, steps, generator)
     return BasinResult(returns, sigmas, basin_radius(returns, sigmas, level), level)
+
+
+# Default starting noise levels: from a tenth of the gap between two strings' signals (0.1) to
+# past it (one bit flip is a distance of 1 in signal space).
+DEFAULT_SIGMAS = (0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0)
+
+
+def basin_targets(task: RuleTask, n: int = 16, seed: int = 0) -> dict[str, Tensor]:
+    """Per model, `n` of its training strings and `n` rule-valid strings it never saw.
+
+    Args:
+        task: a rule task.
+        n: targets per group (fewer training ones when a model has fewer strings).
+        seed: draws the unseen valid strings.
+
+    Returns:
+        `{"training": [models, n', d], "novel": [models, n, d]}` long bits.
+
+    Example:
+        >>> targets = basin_targets(run.task, n=8)
+    """
+    cfg = task.config
+    n_train = min(n, min(task.N))
+    novel = []
+    gen = torch.Generator().manual_seed(seed)
+    for m in range(task.models):
+        if task.N[m] >= task.n_valid:
+            raise ValueError(f"model {m} trained on every valid string: no unseen target")
+        found = torch.empty(0, task.d, dtype=torch.long)
+        while len(found) < n:
+            draw = sample_valid(cfg.rule, 4 * n, task.d, cfg.group, gen)
+            unseen = ~task.select([m]).is_training_sample(draw[None].to(task.data.device))[0]
+            found = torch.cat([found, draw[unseen.cpu()]])
+        novel.append(found[:n])
+    return {"training": task.data[:, :n_train].cpu(), "novel": torch.stack(novel)}
+
+
+def basin_curve(
+    run: Run | str | Path,
+    targets: dict[str, Tensor] | None = None,
+    sigmas: Sequence[float] = DEFAULT_SIGMAS,
+    repeats: int = 16,
+    steps: Sequence[int] | None = None,
+    level: float = 0.5,
+    seed: int = 0,
+) -> tuple[list[int], dict[str, Tensor]]:
+    """Basin radii of each group of targets at every saved step of a diffusion run.
+
+    Args:
+        run: a run folder or `Run` of a `DiT` trained by `interp.train_generative`.
+        targets: group name -> bits `[models, T, d]` (default `basin_targets(run.task)`:
+            training strings and unseen valid ones).
+        sigmas: the starting noise levels `[K]`.
+        repeats: starts per target and level.
+        steps: saved steps to use (default: all).
+        level: the return rate that counts as a basin.
+        seed: the starting noise, the same at every step.
+
+    Returns:
+        `(steps, radii)`: group name -> `[steps, models, T]` basin radius of every target.
+
+    Example:
+        >>> steps, radii = basin_curve("runs/parity_N")
+        >>> radii["training"].mean(-1), radii["novel"].mean(-1)      # [steps, models]
+    """
+    run = run if isinstance(run, Run) else load_run(run)
+    if run.config.get("model", {}).get("kind") != "dit":
+        raise CheckpointError(f"{run.path}: basins need a diffusion (dit) run")
+    targets = basin_targets(run.task, seed=seed) if targets is None else targets
+    steps = list(run.steps if steps is None else steps)
+    levels = torch.tensor(sigmas, dtype=torch.float32)
+    radii: dict[str, list[Tensor]] = {name: [] for name in targets}
+    for step in steps:
+        model = run.model(step)
+        for name, bits in targets.items():
+            gen = torch.Generator().manual_seed(seed)
+            result = measure_basins(model, to_signal(bits), levels, repeats, level, generator=gen)
+            radii[name].append(result.radius)
+    return steps, {name: torch.stack(r) for name, r in radii.items()}

@@ -4,7 +4,8 @@ and resume exactly, and the generation curve sees a GPT memorize its training st
 import pytest
 import torch
 
-from interp.checkpoints import load_run
+from interp.basins import basin_curve, basin_targets
+from interp.checkpoints import CheckpointError, load_run
 from interp.clocks import measure_clocks
 from interp.generative import generate_bits, generation_curve, train_generative
 from interp.models.dit import DiT, DiTConfig
@@ -110,3 +111,38 @@ def test_bad_generative_input_is_refused(tmp_path):
     with pytest.raises(TypeError, match="DiTConfig or GPTConfig"):
         train_generative(object(), task, EDM, progress=False)
     assert not (tmp_path / "never").exists()
+
+
+def test_basin_targets_and_curve_over_a_dit_run(tmp_path):
+    task = rule_task("parity", d=8, N=[8, 16], seed=0)
+    train_generative(DiTConfig(**DIT, models=2), task, EDM, out=tmp_path / "run", progress=False)
+    targets = basin_targets(task, n=6, seed=1)
+    assert targets["training"].shape == (2, 6, 8) and targets["novel"].shape == (2, 6, 8)
+    assert task.is_training_sample(targets["training"]).all()
+    assert not task.is_training_sample(targets["novel"]).any()
+    assert task.valid(targets["novel"]).all()
+    run = load_run(tmp_path / "run")
+    steps, radii = basin_curve(run, targets, sigmas=(0.1, 0.3), repeats=4, steps=[0, 12])
+    assert steps == [0, 12]
+    assert radii["training"].shape == radii["novel"].shape == (2, 2, 6)
+    levels = torch.tensor([0.0, 0.1, 0.3])
+    assert torch.isin(radii["training"], levels).all() and torch.isin(radii["novel"], levels).all()
+    # At init D = c_skip x only shrinks the signal: no bit flips at sigma 0.1, so every target
+    # returns there, seen or not.
+    assert (radii["training"][0] >= 0.1).all() and (radii["novel"][0] >= 0.1).all()
+
+
+def test_basins_refuse_a_gpt_run_and_a_task_without_unseen_strings(tmp_path):
+    task = rule_task("parity", d=4, N=8, seed=0)  # all 8 even strings of 4 bits
+    with pytest.raises(ValueError, match="trained on every valid string"):
+        basin_targets(task)
+    config = TrainConfig(steps=2, lr=1e-3, loss="ce", batch_size=4, save_log=2)
+    train_generative(
+        GPTConfig(d=4, d_model=8, n_layers=1, n_heads=2),
+        task,
+        config,
+        out=tmp_path / "gpt",
+        progress=False,
+    )
+    with pytest.raises(CheckpointError, match="basins need a diffusion"):
+        basin_curve(tmp_path / "gpt")
