@@ -1,15 +1,20 @@
 """The `interp` command line: a thin layer over the library (every line of science lives there).
 
     interp train modular --out runs/sweep --width 500 --noise 0.35 0.6 --wd 0 5 --epochs 1000
+    interp train rules --rule parity --d 12 --N 16 32 64 128 --model dit --out runs/parity_N
     interp resume runs/sweep
     interp evaluate runs/sweep [--step 200] [--json]
     interp extract runs/sweep [--method neuron|key|logits] [--step 200] [--json] [--out DIR]
     interp spectrum runs/sweep --out figures/ [--step 200]
     interp report runs/sweep --out reports/sweep [--model 0]
+    interp clocks runs/parity_N [--samples 512] [--json] [--out DIR]
+    interp basins runs/parity_N [--step 4000 | --over-training] [--targets 16] [--out DIR]
 
-`train` sweeps the cartesian product seed x noise x lr x wd x train-fraction as ONE batched
-ensemble (a run); several widths give one run per width, at OUT/width_<w>. A bad argument or a
-library error prints one line, `interp: error: <message>`, to stderr and exits with status 2.
+`train modular` sweeps the cartesian product seed x noise x lr x wd x train-fraction as ONE
+batched ensemble (a run); several widths give one run per width, at OUT/width_<w>. `train rules`
+with a DiT trains the product seed x N as one ensemble; a GPT is one model per run, at
+OUT/N<n>_seed<s>. A bad argument or a library error prints one line, `interp: error: <message>`,
+to stderr and exits with status 2.
 
 Example:
     >>> from interp.cli import main
@@ -32,13 +37,23 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from interp.checkpoints import Run, check_new_folder, load_run, save_model
+from interp.clocks import MEM_THRESHOLD, measure_clocks, threshold_above_chance
 from interp.device import resolve_device
 from interp.extraction import EXTRACTION_METHODS, extract, symmetry_baseline
 from interp.fourier import extract_frequencies
 from interp.metrics import Accuracies, evaluate
 from interp.models.mlp import ACTIVATIONS, INITS, MLP, MLPConfig
-from interp.plots import dominant_share, ipr_histogram, spectrum_heatmap, write_figures
+from interp.plots import (
+    basin_radii,
+    clocks_figure,
+    dominant_share,
+    ipr_histogram,
+    spectrum_heatmap,
+    tau_against,
+    write_figures,
+)
 from interp.tasks.modular import OPS, make_task, modular_config
+from interp.tasks.rules import RULES, RuleTask, rule_config, rule_task
 from interp.training import LOSSES, OPTIMIZERS, TrainConfig, resume, train
 
 __all__ = ["main"]
@@ -103,6 +118,35 @@ def _parser() -> Parser:
     modular.add_argument("--save-log", type=int, default=10, help="log-spaced checkpoints")
     _device_options(modular)
 
+    rules = tasks.add_parser(
+        "rules",
+        help="a diffusion transformer or a GPT on strings of a binary rule (two clocks)",
+        description="Train generative models on N valid strings of a rule. A DiT ensemble "
+        "trains the product seed x N as one batched run (model m has its own N and seed); a "
+        "GPT is one model per run, at OUT/N<n>_seed<s> (OUT itself when there is one).",
+    )
+    rules.add_argument("--out", required=True, type=Path, help="new run folder")
+    rules.add_argument("--rule", choices=list(RULES), default="parity")
+    rules.add_argument("--group", type=int, help="group size of group_parity (divides d)")
+    rules.add_argument("--d", type=int, help="string length (default 16; 32 for puzzles)")
+    rules.add_argument("--model", choices=["dit", "gpt"], default="dit")
+    grid = rules.add_argument_group("sweep (each takes one or more values)")
+    grid.add_argument("--N", type=int, nargs="+", default=[256], help="training strings")
+    grid.add_argument(
+        "--seed", "--seeds", type=int, nargs="+", default=[0], help="data and init seed"
+    )
+    rules.add_argument("--d-model", type=int, default=64, help="residual width")
+    rules.add_argument("--layers", type=int, default=2, help="transformer blocks")
+    rules.add_argument("--heads", type=int, default=4, help="attention heads")
+    rules.add_argument("--steps", type=int, default=4000, help="optimizer steps")
+    rules.add_argument("--lr", type=float, default=3e-3, help="AdamW learning rate")
+    rules.add_argument("--wd", type=float, default=0.0, help="weight decay")
+    rules.add_argument("--batch", type=int, default=256, help="strings per model per step")
+    rules.add_argument("--log-every", type=int, default=50, help="steps between losses")
+    rules.add_argument("--save-every", type=int, default=0, help="checkpoint every k steps")
+    rules.add_argument("--save-log", type=int, default=30, help="log-spaced checkpoints")
+    _device_options(rules)
+
     resume_ = commands.add_parser("resume", help="continue an interrupted run")
     resume_.add_argument("run", type=Path)
     _device_options(resume_)
@@ -134,6 +178,48 @@ def _parser() -> Parser:
     report.add_argument("run", type=Path)
     report.add_argument("--out", required=True, type=Path, help="folder for the report")
     report.add_argument("--model", type=int, default=0, help="model of the ensemble (default 0)")
+
+    clocks = commands.add_parser(
+        "clocks",
+        help="tau_rule, tau_mem and the innovation window of a rule-task run",
+        description="Generate from every saved step of a rule-task run and report when the "
+        "samples become rule-valid (tau_rule) and when they copy training strings (tau_mem).",
+    )
+    clocks.add_argument("run", type=Path)
+    clocks.add_argument("--samples", type=int, default=512, help="strings per model and step")
+    clocks.add_argument(
+        "--rule-threshold",
+        type=float,
+        help="valid fraction that sets tau_rule (default: 80%% of the way from the rule's "
+        "chance rate to 1, 0.9 for parity)",
+    )
+    clocks.add_argument(
+        "--mem-threshold",
+        type=float,
+        default=MEM_THRESHOLD,
+        help=f"memorized fraction that sets tau_mem (default {MEM_THRESHOLD})",
+    )
+    clocks.add_argument("--json", action="store_true", help="print a JSON object")
+    clocks.add_argument("--out", type=Path, help="folder for the figures")
+
+    basins = commands.add_parser(
+        "basins",
+        help="score-basin radii of training vs unseen valid strings (diffusion runs)",
+        description="Start the probability-flow sampler at target + sigma noise and find the "
+        "largest sigma from which it returns to the target, for training strings and for "
+        "rule-valid strings the model never saw.",
+    )
+    basins.add_argument("run", type=Path)
+    when = basins.add_mutually_exclusive_group()
+    when.add_argument("--step", type=int, help="saved step (default: the last)")
+    when.add_argument("--over-training", action="store_true", help="every saved step")
+    basins.add_argument("--targets", type=int, default=16, help="targets per group and model")
+    basins.add_argument(
+        "--sigmas", type=float, nargs="+", help="starting noise levels (default 0.05 ... 1.0)"
+    )
+    basins.add_argument("--repeats", type=int, default=16, help="starts per target and sigma")
+    basins.add_argument("--json", action="store_true", help="print a JSON object")
+    basins.add_argument("--out", type=Path, help="folder for the figures")
     return parser
 
 
@@ -147,11 +233,7 @@ def _device_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _train_modular(args: argparse.Namespace, command: str) -> None:
-    for name in ("width", "seed", "noise", "lr", "wd", "train_fraction"):
-        values = getattr(args, name)
-        if len(set(values)) != len(values):
-            flag = "--" + name.replace("_", "-")
-            raise ValueError(f"{flag} {' '.join(map(str, values))} repeats a value")
+    _no_repeats(args, ("width", "seed", "noise", "lr", "wd", "train_fraction"))
     grid = list(itertools.product(args.seed, args.noise, args.lr, args.wd, args.train_fraction))
     seeds, noises, lrs, wds, fractions = (list(column) for column in zip(*grid))
     # Validate everything and claim no folder before the first model trains.
@@ -205,11 +287,71 @@ def _train_modular(args: argparse.Namespace, command: str) -> None:
         print(evaluate(result.model, task))
 
 
+def _train_rules(args: argparse.Namespace, command: str) -> None:
+    from interp.generative import GENERATIVE_LOSSES, train_generative  # loads transformer-lens
+    from interp.models.dit import DiTConfig
+    from interp.models.gpt import GPTConfig
+
+    _no_repeats(args, ("N", "seed"))
+    grid = list(itertools.product(args.seed, args.N))
+    seeds, ns = [seed for seed, _ in grid], [n for _, n in grid]
+    # Validate everything and claim no folder before the first model trains.
+    device = resolve_device(args.device)
+    d = rule_config(args.rule, args.d, ns, args.group, seeds).d
+    shape = {"d": d, "d_model": args.d_model, "n_layers": args.layers, "n_heads": args.heads}
+    train_config = TrainConfig(
+        steps=args.steps,
+        lr=args.lr,
+        weight_decay=args.wd,
+        loss=GENERATIVE_LOSSES[args.model],
+        batch_size=args.batch,
+        log_every=args.log_every,
+        save_every=args.save_every,
+        save_log=args.save_log,
+    )
+    if args.model == "dit":
+        task = rule_task(args.rule, d, ns, args.group, seeds)
+        jobs = {args.out: (DiTConfig(**shape, models=len(grid), seed=tuple(seeds)), task)}
+    else:
+        jobs = {
+            args.out if len(grid) == 1 else args.out / f"N{n}_seed{seed}": (
+                GPTConfig(**shape, d_mlp=4 * args.d_model, seed=seed),
+                rule_task(args.rule, d, n, args.group, seed),
+            )
+            for seed, n in grid
+        }
+    for out in jobs:
+        check_new_folder(out)
+
+    print(f"rule {args.rule}, d {d}" + (f", group {args.group}" if args.group else ""))
+    print("model  seed       N" if args.model == "dit" else "run  seed       N  folder")
+    for i, (seed, n) in enumerate(grid):
+        if args.model == "dit":
+            print(f"{i:>5}  {seed:>4}  {n:>6}")
+        else:
+            print(f"{i:>3}  {seed:>4}  {n:>6}  {list(jobs)[i]}")
+    for out, (model_config, task) in jobs.items():
+        print(f"\ntraining {args.model} -> {out}")
+        result = train_generative(
+            model_config,
+            task,
+            train_config,
+            out=out,
+            device=device,
+            progress=not args.no_progress,
+            command=command,
+        )
+        print(_final_loss(result.metrics))
+
+
 def _resume(args: argparse.Namespace) -> None:
     device = resolve_device(args.device)
     result = resume(args.run, device=device, progress=not args.no_progress)
     print(f"{args.run}: trained to step {int(result.metrics['step'][-1])}")
-    print(evaluate(result.model, load_run(args.run).task))
+    task = load_run(args.run).task
+    print(
+        _final_loss(result.metrics) if isinstance(task, RuleTask) else evaluate(result.model, task)
+    )
 
 
 def _evaluate(args: argparse.Namespace) -> None:
@@ -270,8 +412,177 @@ def _report(args: argparse.Namespace) -> None:
     print(write_report(args.run, args.out, model=args.model))
 
 
+def _clocks(args: argparse.Namespace) -> None:
+    from interp.generative import generation_curve  # loads transformer-lens: only here
+
+    if args.samples < 1:
+        raise ValueError(f"--samples {args.samples}: must be >= 1")
+    run = load_run(args.run)
+    task = _rule_task(run)
+    rule_threshold = args.rule_threshold
+    if rule_threshold is None:
+        rule_threshold = threshold_above_chance(task.chance_rate)
+    steps, stats = generation_curve(run, samples=args.samples)
+    clocks = measure_clocks(stats, steps, rule_threshold, args.mem_threshold)
+    seeds = list(task.config.seed)
+    if args.out is not None:
+        labels = _model_labels(task)
+        figures = {"clocks": clocks_figure(steps, stats, clocks, labels=labels)}
+        if task.models > 1:
+            for m in range(task.models):
+                figures[f"clocks_model{m}"] = clocks_figure(steps, stats, clocks, m, labels)
+        if len(set(task.N)) > 1:  # the clocks against N, one curve per seed
+            sizes = sorted(set(task.N))
+            taus = {}
+            for seed in sorted(set(seeds)):
+                named = "" if len(set(seeds)) == 1 else f", seed {seed}"
+                model_of = {n: m for m, (n, s) in enumerate(zip(task.N, seeds)) if s == seed}
+                for clock in ("tau_mem", "tau_rule"):
+                    tau = getattr(clocks, clock).tolist()
+                    taus[clock + named] = [tau[model_of[n]] if n in model_of else -1 for n in sizes]
+            figures["clocks_against_N"] = tau_against(sizes, taus, "N (training strings)")
+        paths = write_figures(figures, args.out)
+    if args.json:
+        record: dict[str, Any] = {
+            "run": str(run.path),
+            "samples": args.samples,
+            "rule_threshold": rule_threshold,
+            "mem_threshold": args.mem_threshold,
+            "N": list(task.N),
+            "seed": seeds,
+            "tau_rule": clocks.tau_rule.tolist(),
+            "tau_mem": clocks.tau_mem.tolist(),
+            "window": clocks.width.tolist(),
+            "steps": steps,
+            **stats.to_dict(),
+        }
+        if args.out is not None:
+            record["figures"] = [str(p) for p in paths]
+        _print_json(record)
+        return
+    print(f"{run.path}: {args.samples} samples per model at each of {len(steps)} saved steps")
+    print(
+        f"tau_rule: valid >= {rule_threshold:.3g}, tau_mem: memorized >= "
+        f"{args.mem_threshold:.3g} (-1: never)"
+    )
+    print("model       N  seed  tau_rule   tau_mem    window")
+    columns = (task.N, seeds, *(t.tolist() for t in (clocks.tau_rule, clocks.tau_mem)))
+    for m, (n, seed, rule, mem) in enumerate(zip(*columns)):
+        print(f"{m:>5}  {n:>6}  {seed:>4}  {rule:>8}  {mem:>8}  {int(clocks.width[m]):>8}")
+    print("\nfractions of generated strings")
+    print("   step  model  valid  memorized  novel-valid")
+    for i, step in enumerate(steps):
+        for m in range(task.models):
+            values = [float(getattr(stats, f)[i, m]) for f in ("valid", "memorized", "novel_valid")]
+            print(f"{step:>7}  {m:>5}  {values[0]:>5.3f}  {values[1]:>9.3f}  {values[2]:>11.3f}")
+    if args.out is not None:
+        print("\n" + "\n".join(str(p) for p in paths))
+
+
+def _basins(args: argparse.Namespace) -> None:
+    from interp.basins import DEFAULT_SIGMAS, basin_curve, basin_targets
+
+    for flag, value in (("--targets", args.targets), ("--repeats", args.repeats)):
+        if value < 1:
+            raise ValueError(f"{flag} {value}: must be >= 1")
+    run = load_run(args.run)
+    kind = run.config["model"].get("kind")
+    if kind != "dit":
+        raise ValueError(f"{run.path} holds a {kind!r} model; basins need a diffusion (dit) run")
+    task = _rule_task(run)
+    sigmas = list(DEFAULT_SIGMAS if args.sigmas is None else args.sigmas)
+    targets = basin_targets(task, n=args.targets)  # {"training": ..., "novel": ...}
+    chosen = None if args.over_training else [run.steps[-1] if args.step is None else args.step]
+    steps, radii = basin_curve(run, targets, sigmas, args.repeats, chosen)
+    train, novel = radii["training"], radii["novel"]  # [steps, models, targets]
+    if args.out is not None:
+        if args.over_training:
+            figures = {
+                f"basins_model{m}": basin_radii(
+                    steps, train[:, m], novel[:, m], title=f"Basin radius, {label}"
+                )
+                for m, label in enumerate(_model_labels(task))
+            }
+        else:
+            by_n = len(set(task.N)) == task.models
+            x = list(task.N) if by_n else list(range(task.models))
+            order = sorted(range(task.models), key=lambda m: x[m])
+            figures = {
+                "basins": basin_radii(
+                    [x[m] for m in order],
+                    train[0, order],
+                    novel[0, order],
+                    xlabel="N (training strings)" if by_n else "model",
+                    title=f"Basin radius at step {steps[0]}",
+                )
+            }
+        paths = write_figures(figures, args.out)
+    if args.json:
+        record: dict[str, Any] = {
+            "run": str(run.path),
+            "steps": steps,
+            "sigmas": sigmas,
+            "repeats": args.repeats,
+            "N": list(task.N),
+            "seed": list(task.config.seed),
+            "mean_radius": {k: v.mean(-1).tolist() for k, v in radii.items()},
+            "radius": {k: v.tolist() for k, v in radii.items()},
+        }
+        if args.out is not None:
+            record["figures"] = [str(p) for p in paths]
+        _print_json(record)
+        return
+    print(
+        f"{run.path}: mean basin radius of {train.shape[-1]} training and {novel.shape[-1]} "
+        f"unseen valid strings per model ({args.repeats} starts at each sigma in "
+        f"{' '.join(f'{s:g}' for s in sigmas)})"
+    )
+    print("   step  model       N  seed  training     novel")
+    for i, step in enumerate(steps):
+        for m, (n, seed) in enumerate(zip(task.N, task.config.seed)):
+            means = float(train[i, m].mean()), float(novel[i, m].mean())
+            print(f"{step:>7}  {m:>5}  {n:>6}  {seed:>4}  {means[0]:>8.3f}  {means[1]:>8.3f}")
+    if args.out is not None:
+        print("\n" + "\n".join(str(p) for p in paths))
+
+
 # ---------------------------------------------------------------------------------------------
 # helpers
+
+
+def _no_repeats(args: argparse.Namespace, names: Sequence[str]) -> None:
+    """Refuse a sweep list that names a value twice (it would train the same model twice)."""
+    for name in names:
+        values = getattr(args, name)
+        if len(set(values)) != len(values):
+            flag = "--" + name.replace("_", "-")
+            raise ValueError(f"{flag} {' '.join(map(str, values))} repeats a value")
+
+
+def _rule_task(run: Run) -> RuleTask:
+    """The run's rule task; a modular run has no generations to score."""
+    if "task" not in run.config:
+        raise ValueError(f"{run.path} has no task; this command needs a rule-task run")
+    kind = run.config["task"].get("kind", "modular")
+    if kind != "rules":
+        raise ValueError(f"{run.path} is a {kind!r} run; this command needs a rule-task run")
+    return run.task
+
+
+def _model_labels(task: RuleTask) -> list[str]:
+    """A legend name per model: its N, and its seed when the seeds differ."""
+    seeds = task.config.seed
+    if len(set(seeds)) == 1:
+        return [f"N={n}" for n in task.N]
+    return [f"N={n}, seed {s}" for n, s in zip(task.N, seeds)]
+
+
+def _final_loss(metrics: dict) -> str:
+    """The last logged training loss of every model."""
+    loss = metrics["train_loss"][-1]
+    rows = [f"final loss, step {int(metrics['step'][-1])}", "model      loss"]
+    rows += [f"{m:>5}  {float(v):>8.4f}" for m, v in enumerate(loss)]
+    return "\n".join(rows)
 
 
 def _trained_mlp(run: Run, step: int | None) -> MLP:
@@ -316,7 +627,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args = _parser().parse_args(argv)
-        if args.command == "train":
+        if args.command == "train" and args.task == "rules":
+            _train_rules(args, shlex.join([PROG, *argv]))
+        elif args.command == "train":
             _train_modular(args, shlex.join([PROG, *argv]))
         elif args.command == "resume":
             _resume(args)
@@ -326,6 +639,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             _extract(args)
         elif args.command == "spectrum":
             _spectrum(args)
+        elif args.command == "clocks":
+            _clocks(args)
+        elif args.command == "basins":
+            _basins(args)
         else:
             _report(args)
     except SystemExit as e:  # --help

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 import interp
 import interp.report
@@ -196,3 +197,131 @@ def test_console_script_help():
     command = [str(script)] if script.exists() else [sys.executable, "-m", "interp.cli"]
     done = subprocess.run([*command, "evaluate", "--help"], capture_output=True, text=True)
     assert done.returncode == 0 and "--json" in done.stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# rule tasks: train rules, clocks, basins
+
+RULES_TINY = ["--rule", "parity", "--d", "8", "--N", "8", "16", "--d-model", "16", "--layers", "1"]
+RULES_TINY += ["--heads", "2", "--steps", "20", "--batch", "16", "--save-log", "3"]
+RULES_TINY += ["--log-every", "5", "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def rule_runs(tmp_path_factory) -> dict[str, tuple[Path, list[str]]]:
+    """A DiT ensemble (N 8 and 16 in one run) and two GPT runs, trained through the CLI."""
+    root = tmp_path_factory.mktemp("rules")
+    runs = {}
+    for kind in ("dit", "gpt"):
+        argv = ["train", "rules", "--model", kind, "--out", str(root / kind), *RULES_TINY]
+        with contextlib.redirect_stdout(io.StringIO()):
+            assert main(argv) == 0
+        runs[kind] = (root / kind, argv)
+    return runs
+
+
+def test_train_rules_dit_is_one_ensemble(rule_runs):
+    out, argv = rule_runs["dit"]
+    run = interp.load_run(out)
+    assert run.config["command"] == shlex.join(["interp", *argv])
+    assert run.config["task"]["N"] == [8, 16] and run.config["task"]["seed"] == [0, 0]
+    assert run.config["model"]["kind"] == "dit" and run.config["model"]["models"] == 2
+    assert run.config["model"]["d_model"] == 16 and run.config["train"]["loss"] == "edm"
+    assert run.steps[0] == 0 and run.steps[-1] == 20
+
+
+def test_resume_finished_rule_run_prints_the_final_loss(rule_runs, capsys):
+    code, out, err = run_cli(capsys, "resume", rule_runs["dit"][0], "--no-progress")
+    assert code == 0, err
+    assert out.splitlines()[1:3] == ["final loss, step 20", "model      loss"]
+    assert len(out.splitlines()) == 5  # one line per model
+
+
+def test_train_rules_gpt_is_one_run_per_model(rule_runs):
+    out, argv = rule_runs["gpt"]
+    assert sorted(p.name for p in out.iterdir()) == ["N16_seed0", "N8_seed0"]
+    for n in (8, 16):
+        run = interp.load_run(out / f"N{n}_seed0")
+        assert run.config["command"] == shlex.join(["interp", *argv])
+        assert run.config["task"]["N"] == [n] and run.config["model"]["kind"] == "gpt"
+        assert run.config["model"]["d_mlp"] == 64 and run.config["train"]["loss"] == "ce"
+        assert run.steps[-1] == 20
+
+
+def test_clocks_json(rule_runs, tmp_path, capsys):
+    out = rule_runs["dit"][0]
+    code, stdout, err = run_cli(capsys, "clocks", out, "--samples", 8, "--json", "--out", tmp_path)
+    assert code == 0, err
+    record = json.loads(stdout)
+    assert record["steps"] == interp.load_run(out).steps and record["N"] == [8, 16]
+    assert record["rule_threshold"] == pytest.approx(0.9)  # 80% from parity's chance (0.5) to 1
+    assert len(record["tau_rule"]) == len(record["tau_mem"]) == len(record["window"]) == 2
+    valid, memorized, novel = (record[k] for k in ("valid", "memorized", "novel_valid"))
+    assert len(valid) == len(record["steps"]) and all(len(row) == 2 for row in valid)
+    for v, m, n in zip(sum(valid, []), sum(memorized, []), sum(novel, [])):
+        assert 0 <= n <= v <= 1 and n == pytest.approx(v - m)  # copies are valid
+    names = {"clocks", "clocks_model0", "clocks_model1", "clocks_against_N"}
+    assert {Path(p).stem for p in record["figures"]} == names
+    assert {p.stem for p in tmp_path.glob("*.html")} == names
+
+
+def test_clocks_text_of_a_gpt_run(rule_runs, capsys):
+    run = rule_runs["gpt"][0] / "N8_seed0"
+    code, out, err = run_cli(capsys, "clocks", run, "--samples", 8, "--rule-threshold", 0.6)
+    assert code == 0, err
+    assert "tau_rule: valid >= 0.6" in out and "tau_mem: memorized >= 0.5" in out
+    rows = out.splitlines()
+    table = rows[rows.index("model       N  seed  tau_rule   tau_mem    window") + 1]
+    assert table.split()[:3] == ["0", "8", "0"]  # model 0 trained on N = 8 strings, seed 0
+    steps = interp.load_run(run).steps
+    assert [row.split()[0] for row in rows[-len(steps) :]] == [str(s) for s in steps]
+
+
+def test_basins_at_the_last_step(rule_runs, tmp_path, capsys):
+    args = ["basins", rule_runs["dit"][0], "--targets", 2, "--repeats", 2, "--sigmas", 0.1, 0.5]
+    code, out, err = run_cli(capsys, *args, "--out", tmp_path)
+    assert code == 0, err
+    rows = out.splitlines()
+    assert "2 training and 2 unseen valid strings" in rows[0]
+    assert [row.split()[:3] for row in rows[2:4]] == [["20", "0", "8"], ["20", "1", "16"]]
+    radii = [float(v) for row in rows[2:4] for v in row.split()[-2:]]
+    assert all(r in (0.0, 0.1, 0.3, 0.5) for r in radii)  # means of 2 radii on the sigma grid
+    assert [p.name for p in tmp_path.glob("*.html")] == ["basins.html"]
+
+
+def test_basins_over_training_json(rule_runs, capsys):
+    out = rule_runs["dit"][0]
+    args = ["basins", out, "--over-training", "--targets", 2, "--repeats", 1, "--sigmas", 0.2]
+    code, stdout, err = run_cli(capsys, *args, "--json")
+    assert code == 0, err
+    record = json.loads(stdout)
+    steps = interp.load_run(out).steps
+    assert record["steps"] == steps and record["sigmas"] == [0.2]
+    for group in ("training", "novel"):
+        radius = torch.tensor(record["radius"][group])
+        assert radius.shape == (len(steps), 2, 2)  # steps, models, targets
+        assert ((radius == 0) | torch.isclose(radius, torch.tensor(0.2))).all()  # on the grid
+        torch.testing.assert_close(torch.tensor(record["mean_radius"][group]), radius.mean(-1))
+
+
+def test_bad_rule_arguments(rule_runs, sweep, tmp_path, capsys):
+    new = ["--out", tmp_path / "new"]
+    cases = [
+        (["train", "rules", *new, "--rule", "xor"], "xor"),
+        (["train", "rules", *new, "--rule", "group_parity", "--d", "8"], "group=None"),
+        (["train", "rules", *new, "--d", "8", "--N", "8", "8"], "--N 8 8"),
+        (["train", "rules", *new, "--d", "8", "--N", "300"], "N=300"),
+        (["train", "rules", *new, "--model", "gpt", "--d-model", "15", "--N", "8"], "d_model=15"),
+        (["basins", rule_runs["gpt"][0] / "N8_seed0"], "diffusion"),
+        (["basins", rule_runs["dit"][0], "--step", "5"], "step 5"),
+        (["basins", rule_runs["dit"][0], "--step", "20", "--over-training"], "--over-training"),
+        (["clocks", tmp_path], "not an interp run"),
+        (["clocks", sweep[0]], "is a 'modular' run"),
+        (["basins", rule_runs["gpt"][0]], "not an interp run"),  # the folder of two runs
+        (["clocks", rule_runs["dit"][0], "--samples", "0"], "--samples 0"),
+    ]
+    for args, named in cases:
+        code, stdout, err = run_cli(capsys, *args)
+        assert code == 2 and stdout == "", args
+        assert err.count("\n") == 1 and err.startswith("interp: error: ") and named in err, err
+    assert not (tmp_path / "new").exists()

@@ -5,11 +5,14 @@ import pytest
 import torch
 
 from interp import fourier
+from interp.clocks import GenerationStats, measure_clocks
 from interp.fourier import extract_frequencies
 from interp.metrics import evaluate
 from interp.models.mlp import MLP, MLPConfig
 from interp.partition import PARTITION_METHODS, partition_neurons
 from interp.plots import (
+    basin_radii,
+    clocks_figure,
     dominant_share,
     extraction_bars,
     ipr_histogram,
@@ -19,6 +22,7 @@ from interp.plots import (
     partition_scores,
     probe_r2,
     spectrum_heatmap,
+    tau_against,
     training_curves,
     write_figures,
 )
@@ -240,3 +244,101 @@ def test_probe_r2_colours_key_frequencies():
     assert list(only.x) == [1, 2, 3] and list(only.y) == [0.2, 0.5, 1.0]
     with pytest.raises(ValueError, match="r2 has 2 values; frequencies has 3"):
         probe_r2([1, 2, 3], [0.1, 0.2])
+
+
+CLOCK_STEPS = [0, 1, 100, 1000]
+# two models: model 0 learns the rule by step 1 and memorizes at 100, model 1 never memorizes
+VALID = torch.tensor([[0.5, 0.5], [0.95, 0.6], [1.0, 0.92], [1.0, 1.0]])
+MEMORIZED = torch.tensor([[0.0, 0.0], [0.1, 0.0], [0.6, 0.1], [1.0, 0.2]])
+CLOCK_STATS = GenerationStats(VALID, MEMORIZED, VALID - MEMORIZED)
+
+
+def test_clocks_figure_draws_every_model_and_quantity():
+    clocks = measure_clocks(CLOCK_STATS, CLOCK_STEPS)
+    assert clocks.tau_rule.tolist() == [1, 100] and clocks.tau_mem.tolist() == [100, -1]
+    fig = clocks_figure(CLOCK_STEPS, CLOCK_STATS, clocks, labels=["N=16", "N=64"])
+    assert [t.name for t in fig.data] == [
+        "N=16: valid",
+        "N=16: memorized",
+        "N=16: novel valid",
+        "N=16: tau_rule = 1",
+        "N=16: tau_mem = 100",
+        "N=64: valid",
+        "N=64: memorized",
+        "N=64: novel valid",
+        "N=64: tau_rule = 100",  # model 1 never memorizes: no tau_mem marker
+    ]
+    assert fig.layout.xaxis.type == "log"
+    valid, memorized, novel = fig.data[5:8]
+    assert list(valid.x) == [0.5, 1, 100, 1000] and list(valid.customdata) == CLOCK_STEPS
+    np.testing.assert_allclose(valid.y, VALID[:, 1].numpy())
+    np.testing.assert_allclose(novel.y, (VALID - MEMORIZED)[:, 1].numpy())
+    assert [t.line.dash for t in fig.data[5:8]] == ["solid", "dash", "dot"]
+    assert len({t.line.color for t in fig.data[:5]} | {t.line.color for t in fig.data[5:]}) == 2
+    assert list(fig.data[3].x) == [1, 1] and list(fig.data[3].y) == [0, 1]
+    assert not any(t.fill for t in fig.data)  # no window shaded over several models
+
+
+def test_clocks_figure_shades_the_window_of_one_model():
+    clocks = measure_clocks(CLOCK_STATS, CLOCK_STEPS)
+    fig = clocks_figure(CLOCK_STEPS, CLOCK_STATS, clocks, model=0)
+    window = fig.data[0]
+    assert window.name == "innovation window [1, 100]" and window.fill == "toself"
+    assert (min(window.x), max(window.x)) == (1, 100)
+    assert [t.name for t in fig.data[1:4]] == [
+        "model 0: valid",
+        "model 0: memorized",
+        "model 0: novel valid",
+    ]
+    assert "model 0" in fig.layout.title.text and "0.9" in fig.layout.title.text
+    # model 1 never memorizes: no window; without clocks only the three curves
+    assert not any(t.fill for t in clocks_figure(CLOCK_STEPS, CLOCK_STATS, clocks, model=1).data)
+    assert len(clocks_figure(CLOCK_STEPS, CLOCK_STATS).data) == 6
+    linear = clocks_figure([0, 1, 2, 3], CLOCK_STATS, model=1)
+    assert linear.layout.xaxis.type == "linear" and list(linear.data[0].x) == [0, 1, 2, 3]
+    with pytest.raises(ValueError, match="model=2"):
+        clocks_figure(CLOCK_STEPS, CLOCK_STATS, model=2)
+    with pytest.raises(ValueError, match="labels has 1 names"):
+        clocks_figure(CLOCK_STEPS, CLOCK_STATS, labels=["N=16"])
+    with pytest.raises(ValueError, match=r"stats.valid has shape \(4, 2\); expected \[3"):
+        clocks_figure(CLOCK_STEPS[:3], CLOCK_STATS)
+
+
+def test_basin_radii_mean_and_spread_over_targets():
+    steps = [0, 1, 1000]
+    train = torch.tensor([[0.1, 0.3], [0.5, 0.7], [1.0, 1.0]])  # [steps, targets]
+    novel = torch.tensor([[0.1, 0.1, 0.1], [0.0, 0.0, 0.6], [0.0, 0.0, 0.0]])  # 3 targets
+    fig = basin_radii(steps, train, novel)
+    assert [t.name for t in fig.data] == [
+        "training strings",
+        "training strings +- std",
+        "novel valid strings",
+        "novel valid strings +- std",
+    ]
+    mean, band = fig.data[0], fig.data[1]
+    assert list(mean.x) == [0.5, 1, 1000] and list(mean.customdata) == steps
+    np.testing.assert_allclose(mean.y, [0.2, 0.6, 1.0])
+    np.testing.assert_allclose(band.y, [0.3, 0.7, 1.0, 1.0, 0.5, 0.1])  # upper, lower reversed
+    assert band.fill == "toself" and len(band.x) == 6
+    np.testing.assert_allclose(fig.data[3].y[3:], [0.0, 0.0, 0.1], atol=1e-7)  # 0, not -0.08
+    assert fig.layout.xaxis.type == "log"
+    (train_line, novel_line) = basin_radii(
+        [8, 16], torch.tensor([0.4, 0.6]), torch.tensor([0.0, 0.1]), xlabel="N"
+    ).data
+    assert list(train_line.y) == pytest.approx([0.4, 0.6]) and list(novel_line.x) == [
+        8,
+        16,
+    ]  # no band
+    with pytest.raises(ValueError, match="novel valid strings radii have shape"):
+        basin_radii(steps, train, novel[:2])
+
+
+def test_tau_against_leaves_a_gap_where_a_clock_never_rang():
+    taus = {"tau_mem": torch.tensor([100, 200, -1]), "tau_rule": [30, 30, 40]}
+    fig = tau_against([16, 32, 64], taus, xlabel="N")
+    assert [t.name for t in fig.data] == ["tau_mem", "tau_rule"]
+    assert list(fig.data[0].y[:2]) == [100, 200] and math.isnan(fig.data[0].y[2])
+    assert list(fig.data[1].x) == [16, 32, 64] and list(fig.data[1].y) == [30, 30, 40]
+    assert fig.layout.title.text == "Clocks against N" and fig.layout.yaxis.title.text == "step"
+    assert fig.layout.yaxis.range is None and fig.layout.yaxis.rangemode == "tozero"
+    assert "%{y:.0f}" in fig.data[0].hovertemplate
