@@ -182,7 +182,7 @@ def _loop(
     optim_state: dict[str, Tensor] | None = None,
     metrics: dict[str, Tensor] | None = None,
 ) -> TrainResult:
-    model = model.to(device).train()
+    model.train()  # built on `device` by the caller
     task = task.to(device)
     params = dict(model.named_parameters())
     # A bridge is one model: give its parameters a models axis of 1 for the batched optimizer.
