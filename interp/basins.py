@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 from torch import Tensor
+from tqdm.auto import tqdm
 
 from interp.checkpoints import CheckpointError, Run, load_run
 from interp.diffusion import Denoiser, heun_sample, sigma_schedule
@@ -243,7 +244,7 @@ def basin_curve(
     steps = list(run.steps if steps is None else steps)
     levels = torch.tensor(sigmas, dtype=torch.float32)
     radii: dict[str, list[Tensor]] = {name: [] for name in targets}
-    for step in steps:
+    for step in tqdm(steps, desc="basins", unit="ckpt", leave=False):
         model = run.model(step)
         for name, bits in targets.items():
             gen = torch.Generator().manual_seed(seed)
