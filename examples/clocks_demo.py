@@ -1,9 +1,10 @@
-"""The two clocks of a shipped diffusion run: when it learns parity, when it starts copying.
+"""The two clocks of a shipped diffusion run: when it learns the rule, when it starts copying.
 
-    python examples/clocks_demo.py [--run checkpoints/dit_parity_d12] [--out figures/clocks_demo]
+    python examples/clocks_demo.py [--run checkpoints/dit_group2_d16] [--out figures/clocks_demo]
 
-The shipped run is a batched ensemble of two diffusion transformers trained on even-parity
-strings of 12 bits, one on N = 16 strings and one on N = 64 (see checkpoints/README.md). For
+The shipped run is a batched ensemble of two diffusion transformers trained on 16-bit strings
+whose every pair of bits has even parity (group parity, G = 2: 256 valid strings of 65536), one
+on N = 16 of them and one on N = 64 (see checkpoints/README.md). For
 every saved checkpoint it samples 512 strings per model and prints the valid, memorized and
 novel-valid fractions, the clocks tau_rule and tau_mem, and the basin radii of training strings
 against unseen valid strings; it writes the two figures (clocks.html, basins_N<n>.html).
@@ -21,7 +22,7 @@ from interp import plots
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--run", type=Path, default=Path("checkpoints/dit_parity_d12"))
+    parser.add_argument("--run", type=Path, default=Path("checkpoints/dit_group2_d16"))
     parser.add_argument("--out", type=Path, default=Path("figures/clocks_demo"))
     parser.add_argument("--samples", type=int, default=512)
     args = parser.parse_args()
@@ -46,7 +47,7 @@ def main() -> None:
     print(f"trained on N = {list(task.N)}[m]; -1: never reached)\n{clocks}")
 
     steps_b, radii = interp.basin_curve(run)
-    print("\nmean basin radius: training strings / unseen valid strings")
+    print("\n\nmean basin radius: training strings / unseen valid strings")
     print("  step  " + "  ".join(f"{label:>13}" for label in labels))
     for i, step in enumerate(steps_b):
         cells = (
