@@ -242,6 +242,9 @@ def basin_curve(
         raise CheckpointError(f"{run.path}: basins need a diffusion (dit) run")
     targets = basin_targets(run.task, seed=seed) if targets is None else targets
     steps = list(run.steps if steps is None else steps)
+    unsaved = [s for s in steps if s not in run.steps]
+    if unsaved:  # before any progress bar starts
+        raise ValueError(f"step {unsaved[0]} is not saved in {run.path}; saved steps: {run.steps}")
     levels = torch.tensor(sigmas, dtype=torch.float32)
     radii: dict[str, list[Tensor]] = {name: [] for name in targets}
     for step in tqdm(steps, desc="basins", unit="ckpt", leave=False):
