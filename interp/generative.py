@@ -29,14 +29,21 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from interp.checkpoints import STATE, CheckpointError, Run, load_run, new_run, read_tensors
+from interp.checkpoints import CheckpointError, Run, load_run, new_run
 from interp.clocks import GenerationStats, generation_stats
 from interp.device import resolve_device
 from interp.diffusion import edm_example_loss, generate, sample_training_sigmas
 from interp.models.dit import DiT, DiTConfig
 from interp.models.gpt import GPTConfig, build_gpt, gpt_log_prob, sample_gpt
 from interp.tasks.rules import RuleTask, to_bits, to_signal
-from interp.training import BatchedOptimizer, TrainConfig, TrainResult, _checkpoint, _progress
+from interp.training import (
+    BatchedOptimizer,
+    TrainConfig,
+    TrainResult,
+    _checkpoint,
+    _progress,
+    resume_state,
+)
 
 __all__ = [
     "train_generative",
@@ -153,21 +160,13 @@ def resume_generative(
     """Continue an interrupted generative run from its last checkpoint (`interp.resume` calls
     this for rule-task runs); it ends where the uninterrupted run would have."""
     run = run if isinstance(run, Run) else load_run(run)
-    state_path = run.path / STATE
-    if not state_path.exists():
-        raise CheckpointError(f"{state_path}: no resume state (was the run trained by interp?)")
-    state, meta = read_tensors(state_path)
-    start = int(meta["step"])
     device = resolve_device(device)
-    model = run.model(start, device=device)
-    model.load_state_dict(
-        {k.removeprefix("param."): v for k, v in state.items() if k[:6] == "param."}
-    )
-    resumed = {k.removeprefix("optim."): v for k, v in state.items() if k.startswith("optim.")}
-    metrics = {k: v[run.metrics["step"] < start] for k, v in run.metrics.items()}
+    start, model, optim_state, metrics = resume_state(run, device)
     config = TrainConfig.from_dict(run.config["train"])
     kind = run.config["model"]["kind"]
-    return _loop(model, kind, run.task, config, run.path, device, progress, start, resumed, metrics)
+    return _loop(
+        model, kind, run.task, config, run.path, device, progress, start, optim_state, metrics
+    )
 
 
 def _loop(

@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 from interp.checkpoints import (
     STATE,
     CheckpointError,
+    Run,
     Task,
     load_run,
     new_run,
@@ -352,29 +353,29 @@ def resume(
         from interp.generative import resume_generative  # the generative loop imports this one
 
         return resume_generative(run, device, progress)
+    device = resolve_device(device)
+    start, model, optim_state, metrics = resume_state(run, device)
+    config = TrainConfig.from_dict(run.config["train"])
+    return _loop(model, run.task, config, run.path, device, progress, start, optim_state, metrics)
+
+
+def resume_state(
+    run: Run, device: torch.device
+) -> tuple[int, nn.Module, dict[str, Tensor], dict[str, Tensor]]:
+    """What a run needs to continue: `(step, model with its weights, optimizer state, metrics
+    logged before that step)` (the resumed loop logs `step` again)."""
     state_path = run.path / STATE
     if not state_path.exists():
         raise CheckpointError(f"{state_path}: no resume state (was the run trained by interp?)")
     state, meta = read_tensors(state_path)
     start = int(meta["step"])
-    config = TrainConfig.from_dict(run.config["train"])
-    model = run.model(start)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            p.copy_(state[f"param.{name}"])
-    resumed = {k.removeprefix("optim."): v for k, v in state.items() if k.startswith("optim.")}
-    return _loop(
-        model,
-        run.task,
-        config,
-        run.path,
-        resolve_device(device),
-        progress,
-        start,
-        resumed,
-        # The resumed loop logs step `start` again.
-        metrics={k: v[run.metrics["step"] < start] for k, v in run.metrics.items()},
+    model = run.model(start, device=device)
+    model.load_state_dict(
+        {k.removeprefix("param."): v for k, v in state.items() if k[:6] == "param."}
     )
+    optim_state = {k.removeprefix("optim."): v for k, v in state.items() if k[:6] == "optim."}
+    metrics = {k: v[run.metrics["step"] < start] for k, v in run.metrics.items()}
+    return start, model, optim_state, metrics
 
 
 def _progress(
