@@ -2,19 +2,25 @@
 training strings (tau_mem), against dataset size, rule complexity, model size and model kind,
 with the score basins of seen and unseen valid strings over training.
 
-    python examples/two_clocks.py [--runs runs/clocks] [--out figures/clocks] [--steps 3000]
+    python examples/two_clocks.py [--sweeps parity_N,pairs_N,complexity,size]
+                                  [--runs runs/clocks] [--out figures/clocks] [--steps S]
 
 Trains (or reuses, or resumes) every run under --runs with `interp.train_generative`:
-- N: even-parity strings of 12 bits, N = 16, 32, 64, 128: one batched DiT ensemble, and one GPT
-  per N;
-- complexity: group parity of 12 bits with groups of G = 2, 3, 4, 6, 12 (G = 12 is plain
-  parity: one constraint over all bits; G = 2 is six two-bit constraints), N = 32;
-- size: parity, N = 64, DiT width d_model = 16, 32, 64.
+- parity_N: even-parity strings of 12 bits, N = 16, 32, 64, 128: one batched DiT ensemble and one
+  GPT per N, 3000 steps each;
+- pairs_N: 18-bit strings whose every pair of bits has even parity (group parity, G = 2: 512
+  valid strings), N = 8 ... 128: one DiT ensemble (20000 steps) and one GPT per N (3000 steps),
+  so both clocks ring for both kinds; plus the score basins of training and unseen valid
+  strings over the DiT's training;
+- complexity: group parity of 18 bits with groups of G = 2, 3, 6, 9, 18 (G = 18 is plain
+  parity), N = 256, one DiT (d_model 64) per G, 10000 steps;
+- size: group parity G = 3 of 18 bits, N = 256, DiT width d_model = 16 ... 128, 10000 steps
+  (the d_model 64 run is the complexity sweep's G = 3 run).
 Then measures every checkpoint (`interp.generation_curve`: valid / memorized / novel-valid
 fractions of 512 samples) and the clocks (`interp.measure_clocks`: tau_rule at the valid
-fraction 80% of the way from chance to 1, tau_mem at half of the samples copied), the basin radii
-of training and unseen valid strings over the DiT's training at N = 32 (`interp.basin_curve`),
-prints markdown tables and writes plotly figures.
+fraction 80% of the way from chance to 1, tau_mem at half of the samples copied), prints markdown
+tables, and writes results_<sweep>.json under --runs and plotly figures under --out. Each sweep
+can run in its own process (`--sweeps size` and `--sweeps pairs_N` side by side).
 """
 
 from __future__ import annotations
@@ -27,12 +33,16 @@ from pathlib import Path
 import interp
 from interp import plots
 
-D = 12
-DIT = dict(d=D, d_model=32, n_layers=2, n_heads=4)
-GPT = dict(d=D, d_model=32, n_layers=2, n_heads=4, d_mlp=128)
-NS = (16, 32, 64, 128)
-GROUPS = (2, 3, 4, 6, 12)
-WIDTHS = (16, 32, 64)
+DIT = dict(d_model=32, n_layers=2, n_heads=4)
+GPT = dict(d_model=32, n_layers=2, n_heads=4, d_mlp=128)
+SWEEPS = ("parity_N", "pairs_N", "complexity", "size")
+# steps per sweep: the DiT memorizes slowly, so its N sweep on pairs trains longest
+STEPS = {"parity_N": 3000, "pairs_N": 20000, "gpt": 3000, "complexity": 10000, "size": 10000}
+PARITY_NS = (16, 32, 64, 128)
+PAIRS_NS = (8, 16, 32, 64, 128)
+GROUPS = (2, 3, 6, 9, 18)
+WIDTHS = (16, 32, 64, 128)
+GROUP_WIDTH = 64  # d_model of the complexity sweep
 
 
 def train(name: str, model_cfg, task, loss: str, root: Path, steps: int) -> interp.Run:
@@ -40,6 +50,11 @@ def train(name: str, model_cfg, task, loss: str, root: Path, steps: int) -> inte
     path = root / name
     if (path / "config.json").exists():
         run = interp.load_run(path)
+        if run.config["train"]["steps"] != steps:
+            raise SystemExit(
+                f"{path} was trained for {run.config['train']['steps']} steps, not "
+                f"{steps}: pick another --runs folder"
+            )
         if run.steps and run.steps[-1] == steps:
             return run
         interp.resume(path)
@@ -47,7 +62,7 @@ def train(name: str, model_cfg, task, loss: str, root: Path, steps: int) -> inte
     config = interp.TrainConfig(
         steps=steps, lr=3e-3, loss=loss, batch_size=128, log_every=50, save_log=25
     )
-    print(f"train {name}")
+    print(f"train {name}", flush=True)
     interp.train_generative(model_cfg, task, config, out=path, command="examples/two_clocks.py")
     return interp.load_run(path)
 
@@ -60,14 +75,17 @@ def clocks_of(run: interp.Run, samples: int) -> tuple[list[int], interp.Generati
 
 
 def row(label: str, run: interp.Run, stats, clocks, m: int) -> dict:
+    n = run.task.N[m]
     return {
         "setting": label,
-        "N": run.task.N[m],
+        "N": n,
         "tau_rule": int(clocks.tau_rule[m]),
         "tau_mem": int(clocks.tau_mem[m]),
         "window": int(clocks.width[m]),
         "valid (end)": float(stats.valid[-1, m]),
+        "x chance (end)": round(float(stats.valid[-1, m]) / run.task.chance_rate, 1),
         "memorized (end)": float(stats.memorized[-1, m]),
+        "copies if uniform": n / run.task.n_valid,
         "novel valid (best)": float(stats.novel_valid[:, m].max()),
     }
 
@@ -81,72 +99,108 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=Path, default=Path("runs/clocks"))
-    parser.add_argument("--out", type=Path, default=Path("figures/clocks"))
-    parser.add_argument("--steps", type=int, default=3000)
-    parser.add_argument("--samples", type=int, default=512)
-    args = parser.parse_args()
-    start = time.perf_counter()
-    results: dict[str, list[dict]] = {"N": [], "complexity": [], "size": []}
-    figures = {}
-
-    # tau_mem against N: one DiT ensemble, one GPT per N.
-    task = interp.rule_task("parity", d=D, N=list(NS), seed=0)
-    dit_cfg = interp.DiTConfig(**DIT, models=len(NS), seed=0)
-    dit = train("N_dit", dit_cfg, task, "edm", args.runs, args.steps)
-    steps, stats, clocks = clocks_of(dit, args.samples)
-    results["N"] += [row("DiT", dit, stats, clocks, m) for m in range(len(NS))]
-    figures["clocks_N_dit"] = plots.clocks_figure(
-        steps, stats, clocks, labels=[f"N={n}" for n in NS]
+def n_sweep(name: str, rule: str, d: int, group: int | None, ns, steps: dict, args) -> tuple:
+    """One DiT ensemble over N and one GPT per N; the DiT's run comes back for the basins."""
+    rows, figures = [], {}
+    task = interp.rule_task(rule, d=d, group=group, N=list(ns), seed=0)
+    dit_cfg = interp.DiTConfig(d=d, **DIT, models=len(ns), seed=0)
+    dit = train(f"{name}_dit", dit_cfg, task, "edm", args.runs, steps["dit"])
+    s, stats, clocks = clocks_of(dit, args.samples)
+    rows += [row("DiT", dit, stats, clocks, m) for m in range(len(ns))]
+    figures[f"clocks_{name}_dit"] = plots.clocks_figure(
+        s, stats, clocks, labels=[f"N={n}" for n in ns]
     )
-    for n in NS:
-        gpt_task = interp.rule_task("parity", d=D, N=n, seed=0)
-        gpt = train(
-            f"N_gpt_{n}", interp.GPTConfig(**GPT, seed=0), gpt_task, "ce", args.runs, args.steps
-        )
+    for n in ns:
+        gpt_task = interp.rule_task(rule, d=d, group=group, N=n, seed=0)
+        gpt_cfg = interp.GPTConfig(d=d, **GPT, seed=0)
+        gpt = train(f"{name}_gpt_{n}", gpt_cfg, gpt_task, "ce", args.runs, steps["gpt"])
         _, gstats, gclocks = clocks_of(gpt, args.samples)
-        results["N"].append(row("GPT", gpt, gstats, gclocks, 0))
+        rows.append(row("GPT", gpt, gstats, gclocks, 0))
+    taus = {
+        f"{kind} {clock}": [r[clock] for r in rows if r["setting"] == kind]
+        for kind in ("DiT", "GPT")
+        for clock in ("tau_rule", "tau_mem")
+    }
+    figures[f"taus_{name}"] = plots.tau_against(list(ns), taus, xlabel="N (training strings)")
+    return rows, figures, dit
 
-    # tau_rule against rule complexity.
-    for g in GROUPS:
-        task_g = interp.rule_task("group_parity", d=D, group=g, N=32, seed=0)
-        run = train(
-            f"group_{g}", interp.DiTConfig(**DIT, seed=0), task_g, "edm", args.runs, args.steps
-        )
-        _, s, c = clocks_of(run, args.samples)
-        results["complexity"].append(row(f"G={g}", run, s, c, 0))
 
-    # tau_rule against model size.
-    task_s = interp.rule_task("parity", d=D, N=64, seed=0)
-    for w in WIDTHS:
-        cfg = interp.DiTConfig(**{**DIT, "d_model": w}, seed=0)
-        run = train(f"width_{w}", cfg, task_s, "edm", args.runs, args.steps)
-        _, s, c = clocks_of(run, args.samples)
-        results["size"].append(row(f"d_model={w}", run, s, c, 0))
-
-    # Score basins of seen and unseen valid strings over the DiT ensemble's training.
-    steps_b, radii = interp.basin_curve(dit)  # [steps, models, targets] per group
-    results["basins"] = [
+def basins(dit: interp.Run, ns) -> tuple[list[dict], dict]:
+    """Mean basin radius of training and unseen valid strings at every saved step."""
+    steps_b, radii = interp.basin_curve(dit)  # group -> [steps, models, targets]
+    rows = [
         {
             "step": s,
-            **{f"N={n} training": float(radii["training"][i, m].mean()) for m, n in enumerate(NS)},
-            **{f"N={n} novel": float(radii["novel"][i, m].mean()) for m, n in enumerate(NS)},
+            **{f"N={n} training": float(radii["training"][i, m].mean()) for m, n in enumerate(ns)},
+            **{f"N={n} unseen": float(radii["novel"][i, m].mean()) for m, n in enumerate(ns)},
         }
         for i, s in enumerate(steps_b)
     ]
-    for m, n in enumerate(NS):
-        figures[f"basins_N{n}"] = plots.basin_radii(
-            steps_b, radii["training"][:, m], radii["novel"][:, m]
-        )
+    figures = {
+        f"basins_N{n}": plots.basin_radii(steps_b, radii["training"][:, m], radii["novel"][:, m])
+        for m, n in enumerate(ns)
+    }
+    return rows, figures
 
-    for name, rows in results.items():
-        print(f"\n## {name}\n\n{table(rows)}")
+
+def run_sweep(sweep: str, args) -> tuple[dict[str, list[dict]], dict]:
+    steps = {k: args.steps or v for k, v in STEPS.items()}
+    if sweep == "parity_N":
+        s = {"dit": steps["parity_N"], "gpt": steps["parity_N"]}
+        rows, figures, dit = n_sweep("N", "parity", 12, None, PARITY_NS, s, args)
+        basin_rows, basin_figures = basins(dit, PARITY_NS)
+        return {"parity_N": rows, "parity_basins": basin_rows}, {**figures, **basin_figures}
+    if sweep == "pairs_N":
+        s = {"dit": steps["pairs_N"], "gpt": steps["gpt"]}
+        rows, figures, dit = n_sweep("pairs", "group_parity", 18, 2, PAIRS_NS, s, args)
+        basin_rows, basin_figures = basins(dit, PAIRS_NS)
+        figures.update({f"pairs_{k}": v for k, v in basin_figures.items()})
+        return {"pairs_N": rows, "pairs_basins": basin_rows}, figures
+
+    def group_run(g: int, width: int) -> interp.Run:  # shared by both sweeps
+        task = interp.rule_task("group_parity", d=18, group=g, N=256, seed=0)
+        cfg = interp.DiTConfig(d=18, **{**DIT, "d_model": width}, seed=0)
+        return train(f"group18_g{g}_w{width}", cfg, task, "edm", args.runs, steps[sweep])
+
+    rows = []
+    if sweep == "complexity":
+        for g in GROUPS:
+            run = group_run(g, GROUP_WIDTH)
+            _, stats, clocks = clocks_of(run, args.samples)
+            rows.append(row(f"G={g}", run, stats, clocks, 0))
+        x, xlabel = list(GROUPS), "G (bits per parity constraint)"
+    else:
+        for w in WIDTHS:
+            run = group_run(3, w)
+            _, stats, clocks = clocks_of(run, args.samples)
+            rows.append(row(f"d_model={w}", run, stats, clocks, 0))
+        x, xlabel = list(WIDTHS), "d_model"
+    figure = plots.tau_against(x, {"tau_rule": [r["tau_rule"] for r in rows]}, xlabel=xlabel)
+    return {sweep: rows}, {f"taus_{sweep}": figure}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sweeps", default=",".join(SWEEPS), help=f"any of {', '.join(SWEEPS)}")
+    parser.add_argument("--runs", type=Path, default=Path("runs/clocks"))
+    parser.add_argument("--out", type=Path, default=Path("figures/clocks"))
+    parser.add_argument("--steps", type=int, default=None, help="steps of every run (smoke tests)")
+    parser.add_argument("--samples", type=int, default=512)
+    args = parser.parse_args()
+    sweeps = [s for s in args.sweeps.split(",") if s]
+    bad = [s for s in sweeps if s not in SWEEPS]
+    if bad or not sweeps:
+        parser.error(f"--sweeps {args.sweeps!r}: choose from {', '.join(SWEEPS)}")
+    start = time.perf_counter()
     args.runs.mkdir(parents=True, exist_ok=True)
-    (args.runs / "results.json").write_text(json.dumps(results, indent=1))
-    paths = plots.write_figures(figures, args.out)
-    print(f"\nwrote {len(paths)} figures to {args.out}/ in {time.perf_counter() - start:.0f} s")
+    for sweep in sweeps:
+        results, figures = run_sweep(sweep, args)
+        for name, rows in results.items():
+            print(f"\n## {name}\n\n{table(rows)}", flush=True)
+        (args.runs / f"results_{sweep}.json").write_text(json.dumps(results, indent=1))
+        paths = plots.write_figures(figures, args.out)
+        print(f"\nwrote {len(paths)} figures to {args.out}/", flush=True)
+    print(f"done in {time.perf_counter() - start:.0f} s")
 
 
 if __name__ == "__main__":
