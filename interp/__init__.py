@@ -119,6 +119,7 @@ _EXPORTS = {
     "measure_basins": "interp.basins",
     "basin_targets": "interp.basins",
     "basin_curve": "interp.basins",
+    "empirical_basins": "interp.basins",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -25,7 +25,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from interp.checkpoints import CheckpointError, Run, load_run
-from interp.diffusion import Denoiser, heun_sample, sigma_schedule
+from interp.diffusion import Denoiser, empirical_denoiser, heun_sample, sigma_schedule
 from interp.tasks.rules import RuleTask, sample_valid, to_signal
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "measure_basins",
     "basin_targets",
     "basin_curve",
+    "empirical_basins",
     "DEFAULT_SIGMAS",
 ]
 
@@ -254,3 +255,44 @@ def basin_curve(
             result = measure_basins(model, to_signal(bits), levels, repeats, level, generator=gen)
             radii[name].append(result.radius)
     return steps, {name: torch.stack(r) for name, r in radii.items()}
+
+
+def empirical_basins(
+    task: RuleTask,
+    targets: dict[str, Tensor] | None = None,
+    sigmas: Sequence[float] = DEFAULT_SIGMAS,
+    repeats: int = 16,
+    level: float = 0.5,
+    seed: int = 0,
+) -> dict[str, Tensor]:
+    """Basin radii of the same targets under each model's empirical optimal denoiser: the
+    reference a trained checkpoint is compared with (`basin_curve`).
+
+    The empirical denoiser of a model's training strings is the exact minimizer of its
+    denoising loss, a network that memorized perfectly: every training string holds a basin
+    (about half the distance to its nearest neighbour) and no unseen string holds any, since
+    the probability-flow ODE ends on a training string from every start. Same noise draws as
+    `basin_curve` with the same `seed`, so the radii compare target by target.
+
+    Args:
+        task: the rule task of a run (`run.task`); model m's denoiser holds `task.train_set(m)`.
+        targets: group name -> bits `[models, T, d]` (default `basin_targets(task)`).
+        sigmas, repeats, level, seed: as in `basin_curve`.
+
+    Returns:
+        Group name -> `[models, T]` basin radius of every target.
+
+    Example:
+        >>> ref = empirical_basins(run.task)
+        >>> ref["training"].mean(-1), ref["novel"].mean(-1)          # [models]: > 0, 0
+    """
+    targets = basin_targets(task, seed=seed) if targets is None else targets
+    data = to_signal(task.data.cpu())  # [models, N_max, d]; padding rows masked out
+    denoiser = empirical_denoiser(data, mask=task.mask.cpu())
+    levels = torch.tensor(sigmas, dtype=torch.float32)
+    radii = {}
+    for name, bits in targets.items():
+        gen = torch.Generator().manual_seed(seed)
+        result = measure_basins(denoiser, to_signal(bits), levels, repeats, level, generator=gen)
+        radii[name] = result.radius
+    return radii

@@ -480,7 +480,7 @@ def _clocks(args: argparse.Namespace) -> None:
 
 
 def _basins(args: argparse.Namespace) -> None:
-    from interp.basins import DEFAULT_SIGMAS, basin_curve, basin_targets
+    from interp.basins import DEFAULT_SIGMAS, basin_curve, basin_targets, empirical_basins
 
     for flag, value in (("--targets", args.targets), ("--repeats", args.repeats)):
         if value < 1:
@@ -495,11 +495,19 @@ def _basins(args: argparse.Namespace) -> None:
     chosen = None if args.over_training else [run.steps[-1] if args.step is None else args.step]
     steps, radii = basin_curve(run, targets, sigmas, args.repeats, chosen)
     train, novel = radii["training"], radii["novel"]  # [steps, models, targets]
+    # the same targets and noise under each model's memorizing optimum
+    optimum = {
+        k: v.mean(-1) for k, v in empirical_basins(task, targets, sigmas, args.repeats).items()
+    }
     if args.out is not None:
         if args.over_training:
             figures = {
                 f"basins_model{m}": basin_radii(
-                    steps, train[:, m], novel[:, m], title=f"Basin radius, {label}"
+                    steps,
+                    train[:, m],
+                    novel[:, m],
+                    title=f"Basin radius, {label}",
+                    reference=(float(optimum["training"][m]), float(optimum["novel"][m])),
                 )
                 for m, label in enumerate(_model_labels(task))
             }
@@ -527,6 +535,7 @@ def _basins(args: argparse.Namespace) -> None:
             "seed": list(task.config.seed),
             "mean_radius": {k: v.mean(-1).tolist() for k, v in radii.items()},
             "radius": {k: v.tolist() for k, v in radii.items()},
+            "optimal_denoiser_mean_radius": {k: v.tolist() for k, v in optimum.items()},
         }
         if args.out is not None:
             record["figures"] = [str(p) for p in paths]
@@ -542,6 +551,10 @@ def _basins(args: argparse.Namespace) -> None:
         for m, (n, seed) in enumerate(zip(task.N, task.config.seed)):
             means = float(train[i, m].mean()), float(novel[i, m].mean())
             print(f"{step:>7}  {m:>5}  {n:>6}  {seed:>4}  {means[0]:>8.3f}  {means[1]:>8.3f}")
+    for m, (n, seed) in enumerate(zip(task.N, task.config.seed)):  # the reference
+        means = float(optimum["training"][m]), float(optimum["novel"][m])
+        print(f"optimum  {m:>5}  {n:>6}  {seed:>4}  {means[0]:>8.3f}  {means[1]:>8.3f}")
+    print("(optimum: the empirical optimal denoiser of each model's training strings)")
     if args.out is not None:
         print("\n" + "\n".join(str(p) for p in paths))
 

@@ -738,6 +738,7 @@ def basin_radii(
     novel_radius: Tensor,
     xlabel: str = "step",
     title: str | None = None,
+    reference: tuple[float, float] | None = None,
 ) -> go.Figure:
     """Mean basin radius of training strings and of unseen rule-valid strings against a setting
     (training step, or N across models), with a band of +- one standard deviation over the
@@ -753,11 +754,13 @@ def basin_radii(
         novel_radius: `[X]` or `[X, targets...]` basin radii of unseen valid strings.
         xlabel: the axis title.
         title: figure title.
+        reference: mean radii (training, novel) under the empirical optimal denoiser
+            (`interp.empirical_basins`), drawn as dashed lines "<name>, optimal denoiser".
 
     Returns:
         A figure with `go.Scatter` traces "training strings" and "novel valid strings" (the
         means, X points each), each followed by its band "<name> +- std" (a closed outline of
-        2 X points) when there are two or more targets.
+        2 X points) when there are two or more targets, then the reference lines if given.
 
     Example:
         >>> steps, radii = interp.basin_curve("runs/parity_N")
@@ -801,6 +804,16 @@ def basin_radii(
                 showlegend=False,
                 hoverinfo="skip",
             )
+    for name, value in zip(BASIN_GROUPS, reference or ()):
+        fig.add_scatter(
+            x=[xs[0], xs[-1]],
+            y=[float(value)] * 2,
+            name=f"{name}, optimal denoiser",
+            mode="lines",
+            legendgroup=name,
+            line={"color": BASIN_GROUPS[name], "dash": "dash"},
+            hovertemplate=f"{name}, empirical optimal denoiser<br>radius %{{y:.3g}}<extra></extra>",
+        )
     fig.update_layout(
         title=title or f"Basin radius of training and unseen valid strings against {xlabel}",
         xaxis={"title": xlabel, "type": "log" if log_x else "linear"},

@@ -82,3 +82,19 @@ def test_basin_input_validation():
         basin_returns(D, train[0], SIGMAS)
     with pytest.raises(ValueError, match="last axis"):
         basin_radius(torch.ones(3, 4), SIGMAS)
+
+
+def test_empirical_basins_of_a_task_per_model():
+    from interp.basins import basin_targets, empirical_basins
+    from interp.tasks.rules import rule_task
+
+    task = rule_task("parity", d=8, N=[4, 16], seed=0)  # two models, their own strings
+    targets = basin_targets(task, n=4, seed=1)
+    radii = empirical_basins(task, targets, sigmas=(0.05, 0.2, 0.4), repeats=6)
+    assert radii["training"].shape == (2, 4) and radii["novel"].shape == (2, 4)
+    # The memorizing optimum holds a basin around each of its own strings and none elsewhere.
+    assert bool((radii["training"] >= 0.2).all()) and bool((radii["novel"] == 0).all())
+    # Model 1's training strings are unseen for model 0 (its first 4 are model 0's: nested sets).
+    other = {"training": task.data[1:2, 4:8].expand(2, 4, 8)}
+    cross = empirical_basins(task, other, sigmas=(0.05, 0.2), repeats=4)["training"]
+    assert bool((cross[0] == 0).all()) and bool((cross[1] > 0).all())

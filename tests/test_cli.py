@@ -286,6 +286,10 @@ def test_basins_at_the_last_step(rule_runs, tmp_path, capsys):
     assert [row.split()[:3] for row in rows[2:4]] == [["20", "0", "8"], ["20", "1", "16"]]
     radii = [float(v) for row in rows[2:4] for v in row.split()[-2:]]
     assert all(r in (0.0, 0.1, 0.3, 0.5) for r in radii)  # means of 2 radii on the sigma grid
+    # the memorizing optimum: every training string holds a basin, no unseen one does
+    optimum = [row.split() for row in rows[4:6]]
+    assert [row[:3] for row in optimum] == [["optimum", "0", "8"], ["optimum", "1", "16"]]
+    assert all(float(row[-2]) > 0 and float(row[-1]) == 0 for row in optimum)
     assert [p.name for p in tmp_path.glob("*.html")] == ["basins.html"]
 
 
@@ -302,6 +306,8 @@ def test_basins_over_training_json(rule_runs, capsys):
         assert radius.shape == (len(steps), 2, 2)  # steps, models, targets
         assert ((radius == 0) | torch.isclose(radius, torch.tensor(0.2))).all()  # on the grid
         torch.testing.assert_close(torch.tensor(record["mean_radius"][group]), radius.mean(-1))
+    optimum = record["optimal_denoiser_mean_radius"]
+    assert optimum["training"] == pytest.approx([0.2, 0.2]) and optimum["novel"] == [0.0, 0.0]
 
 
 def test_bad_rule_arguments(rule_runs, sweep, tmp_path, capsys):

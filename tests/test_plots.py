@@ -333,6 +333,14 @@ def test_basin_radii_mean_and_spread_over_targets():
         basin_radii(steps, train, novel[:2])
 
 
+def test_basin_radii_reference_lines_of_the_optimal_denoiser():
+    fig = basin_radii([0, 1, 1000], torch.zeros(3), torch.zeros(3), reference=(0.8, 0.0))
+    ref_train, ref_novel = fig.data[-2:]
+    assert ref_train.name == "training strings, optimal denoiser" and ref_train.line.dash == "dash"
+    assert list(ref_train.y) == [0.8, 0.8] and list(ref_novel.y) == [0.0, 0.0]
+    assert list(ref_train.x) == [0.5, 1000]  # spans the curves' x axis (0 drawn at 0.5)
+
+
 def test_tau_against_leaves_a_gap_where_a_clock_never_rang():
     taus = {"tau_mem": torch.tensor([100, 200, -1]), "tau_rule": [30, 30, 40]}
     fig = tau_against([16, 32, 64], taus, xlabel="N")
