@@ -126,18 +126,29 @@ def n_sweep(name: str, rule: str, d: int, group: int | None, ns, steps: dict, ar
 
 
 def basins(dit: interp.Run, ns) -> tuple[list[dict], dict]:
-    """Mean basin radius of training and unseen valid strings at every saved step."""
-    steps_b, radii = interp.basin_curve(dit)  # group -> [steps, models, targets]
-    rows = [
-        {
-            "step": s,
-            **{f"N={n} training": float(radii["training"][i, m].mean()) for m, n in enumerate(ns)},
-            **{f"N={n} unseen": float(radii["novel"][i, m].mean()) for m, n in enumerate(ns)},
+    """Mean basin radius of training and unseen valid strings at every saved step, and under
+    each model's empirical optimal denoiser (the memorizing optimum, last row)."""
+    targets = interp.basin_targets(dit.task)
+    steps_b, radii = interp.basin_curve(dit, targets)  # group -> [steps, models, targets]
+    optimum = {k: v.mean(-1) for k, v in interp.empirical_basins(dit.task, targets).items()}
+
+    def means(at, train, novel) -> dict:
+        return {
+            "step": at,
+            **{f"N={n} training": float(train[m].mean()) for m, n in enumerate(ns)},
+            **{f"N={n} unseen": float(novel[m].mean()) for m, n in enumerate(ns)},
         }
-        for i, s in enumerate(steps_b)
-    ]
+
+    rows = [means(s, radii["training"][i], radii["novel"][i]) for i, s in enumerate(steps_b)]
+    rows.append(means("optimal denoiser", optimum["training"], optimum["novel"]))
     figures = {
-        f"basins_N{n}": plots.basin_radii(steps_b, radii["training"][:, m], radii["novel"][:, m])
+        f"basins_N{n}": plots.basin_radii(
+            steps_b,
+            radii["training"][:, m],
+            radii["novel"][:, m],
+            title=f"Basin radius, N = {n}",
+            reference=(float(optimum["training"][m]), float(optimum["novel"][m])),
+        )
         for m, n in enumerate(ns)
     }
     return rows, figures
