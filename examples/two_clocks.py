@@ -125,12 +125,15 @@ def n_sweep(name: str, rule: str, d: int, group: int | None, ns, steps: dict, ar
     return rows, figures, dit
 
 
-def basins(dit: interp.Run, ns) -> tuple[list[dict], dict]:
-    """Mean basin radius of training and unseen valid strings at every saved step, and under
+def basins(dit: interp.Run, ns, every: int = 1, repeats: int = 16) -> tuple[list[dict], dict]:
+    """Mean basin radius of 16 training and 16 unseen valid strings per model at every
+    `every`-th saved step (the last included), `repeats` starts per target and sigma, and under
     each model's empirical optimal denoiser (the memorizing optimum, last row)."""
     targets = interp.basin_targets(dit.task)
-    steps_b, radii = interp.basin_curve(dit, targets)  # group -> [steps, models, targets]
-    optimum = {k: v.mean(-1) for k, v in interp.empirical_basins(dit.task, targets).items()}
+    chosen = dit.steps[::-every][::-1]
+    steps_b, radii = interp.basin_curve(dit, targets, repeats=repeats, steps=chosen)
+    optimum = interp.empirical_basins(dit.task, targets, repeats=repeats)
+    optimum = {k: v.mean(-1) for k, v in optimum.items()}
 
     def means(at, train, novel) -> dict:
         return {
@@ -164,7 +167,7 @@ def run_sweep(sweep: str, args) -> tuple[dict[str, list[dict]], dict]:
     if sweep == "pairs_N":
         s = {"dit": steps["pairs_N"], "gpt": steps["gpt"]}
         rows, figures, dit = n_sweep("pairs", "group_parity", 18, 2, PAIRS_NS, s, args)
-        basin_rows, basin_figures = basins(dit, PAIRS_NS)
+        basin_rows, basin_figures = basins(dit, PAIRS_NS, every=2, repeats=8)  # 5 models: halved
         figures.update({f"pairs_{k}": v for k, v in basin_figures.items()})
         return {"pairs_N": rows, "pairs_basins": basin_rows}, figures
 
