@@ -12,8 +12,8 @@ Trains (or reuses, or resumes) every run under --runs with `interp.train_generat
   valid strings), N = 8 ... 128: one DiT ensemble (20000 steps) and one GPT per N (3000 steps),
   so both clocks ring for both kinds; plus the score basins of training and unseen valid
   strings over the DiT's training;
-- complexity: group parity of 18 bits with groups of G = 2, 3, 6, 9, 18 (G = 18 is plain
-  parity), N = 256, one DiT (d_model 64) per G, 10000 steps;
+- complexity: group parity of 18 bits with groups of G = 2, 3, 6, 9 (2^9, 2^12, 2^15, 2^16
+  valid strings), N = 256, one DiT (d_model 64) per G, 10000 steps;
 - size: group parity G = 3 of 18 bits, N = 256, DiT width d_model = 16 ... 128, 10000 steps
   (the d_model 64 run is the complexity sweep's G = 3 run).
 Then measures every checkpoint (`interp.generation_curve`: valid / memorized / novel-valid
@@ -40,7 +40,7 @@ SWEEPS = ("parity_N", "pairs_N", "complexity", "size")
 STEPS = {"parity_N": 3000, "pairs_N": 20000, "gpt": 3000, "complexity": 10000, "size": 10000}
 PARITY_NS = (16, 32, 64, 128)
 PAIRS_NS = (8, 16, 32, 64, 128)
-GROUPS = (2, 3, 6, 9, 18)
+GROUPS = (2, 3, 6, 9)
 WIDTHS = (16, 32, 64, 128)
 GROUP_WIDTH = 64  # d_model of the complexity sweep
 
