@@ -18,8 +18,8 @@ Trains (or reuses, or resumes) every run under --runs with `interp.train_generat
   (the d_model 64 run is the complexity sweep's G = 3 run).
 Then measures every checkpoint (`interp.generation_curve`: valid / memorized / novel-valid
 fractions of 512 samples) and the clocks (`interp.measure_clocks`: tau_rule at the valid
-fraction 80% of the way from chance to 1, tau_mem at half of the samples copied), prints markdown
-tables, and writes results_<sweep>.json under --runs and plotly figures under --out. Each sweep
+fraction 80% (and 50%) of the way from chance to 1, tau_mem at half of the samples copied), prints
+markdown tables, and writes results_<sweep>.json under --runs and plotly figures under --out. Each sweep
 can run in its own process (`--sweeps size` and `--sweeps pairs_N` side by side).
 """
 
@@ -67,18 +67,25 @@ def train(name: str, model_cfg, task, loss: str, root: Path, steps: int) -> inte
     return interp.load_run(path)
 
 
-def clocks_of(run: interp.Run, samples: int) -> tuple[list[int], interp.GenerationStats, dict]:
+def clocks_of(run: interp.Run, samples: int) -> tuple[list[int], interp.GenerationStats, list]:
+    """Steps, generation stats, and the clocks with tau_rule at 80% and at 50% of the way from
+    chance to 1 (the second separates runs that cross 80% between the same two checkpoints)."""
     steps, stats = interp.generation_curve(run, samples=samples)
-    threshold = interp.threshold_above_chance(run.task.chance_rate)
-    clocks = interp.measure_clocks(stats, steps, rule_threshold=threshold)
+    clocks = [
+        interp.measure_clocks(
+            stats, steps, rule_threshold=interp.threshold_above_chance(run.task.chance_rate, f)
+        )
+        for f in (0.8, 0.5)
+    ]
     return steps, stats, clocks
 
 
-def row(label: str, run: interp.Run, stats, clocks, m: int) -> dict:
-    n = run.task.N[m]
+def row(label: str, run: interp.Run, stats, both, m: int) -> dict:
+    n, (clocks, half) = run.task.N[m], both
     return {
         "setting": label,
         "N": n,
+        "tau_rule (50%)": int(half.tau_rule[m]),
         "tau_rule": int(clocks.tau_rule[m]),
         "tau_mem": int(clocks.tau_mem[m]),
         "window": int(clocks.width[m]),
@@ -108,7 +115,7 @@ def n_sweep(name: str, rule: str, d: int, group: int | None, ns, steps: dict, ar
     s, stats, clocks = clocks_of(dit, args.samples)
     rows += [row("DiT", dit, stats, clocks, m) for m in range(len(ns))]
     figures[f"clocks_{name}_dit"] = plots.clocks_figure(
-        s, stats, clocks, labels=[f"N={n}" for n in ns]
+        s, stats, clocks[0], labels=[f"N={n}" for n in ns]
     )
     for n in ns:
         gpt_task = interp.rule_task(rule, d=d, group=group, N=n, seed=0)
