@@ -19,8 +19,8 @@ Trains (or reuses, or resumes) every run under --runs with `interp.train_generat
 Then measures every checkpoint (`interp.generation_curve`: valid / memorized / novel-valid
 fractions of 512 samples) and the clocks (`interp.measure_clocks`: tau_rule at the valid
 fraction 80% (and 50%) of the way from chance to 1, tau_mem at half of the samples copied), prints
-markdown tables, and writes results_<sweep>.json under --runs and plotly figures under --out. Each sweep
-can run in its own process (`--sweeps size` and `--sweeps pairs_N` side by side).
+markdown tables, and writes results_<sweep>.json under --runs and plotly figures under --out.
+Each sweep can run in its own process (`--sweeps size` and `--sweeps pairs_N` side by side).
 """
 
 from __future__ import annotations
