@@ -34,3 +34,27 @@ def test_shipped_run_regenerates_from_its_command(tmp_path, name):
     again = interp.load_run(tmp_path / "again")
     for key, value in run.model().weights().items():
         assert (again.model().weights()[key] - value).abs().max() < 1e-4, key
+
+
+def test_the_two_clocks_example_runs_its_sweeps(tmp_path):
+    """examples/two_clocks.py end to end at 2 steps per run (the size and complexity sweeps):
+    tables, results files and figures, and a second call reuses the finished runs."""
+    import json
+    import subprocess
+    import sys
+
+    root = Path(__file__).parents[1]
+    args = [sys.executable, str(root / "examples" / "two_clocks.py"), "--sweeps", "size,complexity"]
+    args += ["--steps", "2", "--samples", "8", "--runs", str(tmp_path / "runs")]
+    args += ["--out", str(tmp_path / "figures")]
+    first, again = (subprocess.run(args, capture_output=True, text=True, cwd=root) for _ in "12")
+    assert first.returncode == 0 and again.returncode == 0, first.stderr[-2000:]
+    assert "train group18_g3_w16" in first.stdout and "train " not in again.stdout  # reused
+    size = json.loads((tmp_path / "runs" / "results_size.json").read_text())["size"]
+    assert [r["setting"] for r in size] == [f"d_model={w}" for w in (16, 32, 64, 128)]
+    assert {p.name for p in (tmp_path / "figures").glob("*.html")} == {
+        "taus_size.html",
+        "taus_complexity.html",
+    }
+    bad = subprocess.run(args[:2] + ["--sweeps", "sizes"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "choose from parity_N" in bad.stderr
