@@ -246,15 +246,29 @@ def basin_curve(
     unsaved = [s for s in steps if s not in run.steps]
     if unsaved:  # before any progress bar starts
         raise ValueError(f"step {unsaved[0]} is not saved in {run.path}; saved steps: {run.steps}")
-    levels = torch.tensor(sigmas, dtype=torch.float32)
     radii: dict[str, list[Tensor]] = {name: [] for name in targets}
     for step in tqdm(steps, desc="basins", unit="ckpt", leave=False):
-        model = run.model(step)
-        for name, bits in targets.items():
-            gen = torch.Generator().manual_seed(seed)
-            result = measure_basins(model, to_signal(bits), levels, repeats, level, generator=gen)
-            radii[name].append(result.radius)
+        for name, radius in _radii(run.model(step), targets, sigmas, repeats, level, seed).items():
+            radii[name].append(radius)
     return steps, {name: torch.stack(r) for name, r in radii.items()}
+
+
+def _radii(
+    denoiser: Denoiser,
+    targets: dict[str, Tensor],
+    sigmas: Sequence[float],
+    repeats: int,
+    level: float,
+    seed: int,
+) -> dict[str, Tensor]:
+    """Group name -> basin radius of each target, every group from the same noise (`seed`)."""
+    levels = torch.tensor(sigmas, dtype=torch.float32)
+    radii = {}
+    for name, bits in targets.items():
+        gen = torch.Generator().manual_seed(seed)
+        result = measure_basins(denoiser, to_signal(bits), levels, repeats, level, generator=gen)
+        radii[name] = result.radius
+    return radii
 
 
 def empirical_basins(
@@ -289,10 +303,4 @@ def empirical_basins(
     targets = basin_targets(task, seed=seed) if targets is None else targets
     data = to_signal(task.data.cpu())  # [models, N_max, d]; padding rows masked out
     denoiser = empirical_denoiser(data, mask=task.mask.cpu())
-    levels = torch.tensor(sigmas, dtype=torch.float32)
-    radii = {}
-    for name, bits in targets.items():
-        gen = torch.Generator().manual_seed(seed)
-        result = measure_basins(denoiser, to_signal(bits), levels, repeats, level, generator=gen)
-        radii[name] = result.radius
-    return radii
+    return _radii(denoiser, targets, sigmas, repeats, level, seed)
