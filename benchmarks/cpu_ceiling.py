@@ -22,7 +22,7 @@ import torch
 
 from interp.models.mlp import MLP, MLPConfig
 from interp.tasks.modular import modular_task
-from interp.training import TrainConfig, train
+from interp.core.training import TrainConfig, train
 
 
 def rate(threads: int, steps: int) -> float:

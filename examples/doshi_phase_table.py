@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import interp
-from interp.training import TrainConfig, train
+from interp.core.training import TrainConfig, train
 
 WEIGHT_DECAYS = (0.0, 5.0, 15.0, 20.0)
 # Doshi et al. 2024, xi = 0.35: weight decay -> (train %, test %, phase)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import interp
 from interp import plots
-from interp.partition import KEPT_FRACTIONS
+from interp.studies.label_noise.partition import KEPT_FRACTIONS
 
 SHIPPED = Path("checkpoints/add_p97_noise080")
 

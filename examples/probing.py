@@ -26,7 +26,7 @@ from noise_levels import NOISES, noise_levels_run
 import interp
 import probes
 from interp import plots
-from interp.hooks import activation_gradients, cache_activations
+from interp.core.hooks import activation_gradients, cache_activations
 
 DEFAULT_RUN = Path(__file__).resolve().parent.parent / "checkpoints" / "add_p97_noise080"
 

@@ -15,7 +15,7 @@ import argparse
 import time
 from pathlib import Path
 
-from interp.report import write_report
+from interp.studies.label_noise.report import write_report
 
 CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
 SHIPPED = [CHECKPOINTS / "add_p97_noise080", CHECKPOINTS / "doshi_p97_noise035_wd0"]

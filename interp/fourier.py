@@ -26,8 +26,6 @@ __all__ = [
     "extract_frequencies",
     "fourier_basis",
     "project_onto_frequencies",
-    "Circuit",
-    "logit_circuit",
 ]
 
 # What a model's neuron rows are made of: U[k], V[k] (inputs a, b) and W[:, k] (outputs).
@@ -222,68 +220,3 @@ def project_onto_frequencies(
         keep = keep.clone()
         keep[..., 0] = True
     return torch.fft.irfft(coeffs * keep, n=p, dim=-1).to(weights.dtype)
-
-
-@dataclass
-class Circuit:
-    """The logit circuit: neurons grouped by dominant frequency, and what each group writes to
-    the outputs. A generalizing network's group at frequency f reads out a cosine of frequency f
-    over the output residue c; a memorizing one's read-out has no such shape.
-
-    Attributes:
-        p: the modulus (number of outputs).
-        neurons: `[models, F]` long, how many neurons have each frequency 1..F as dominant.
-        readout: `[models, F, p]` the summed read-out weights `W[:, k] * out_scale` of the
-            neurons k of each group (zero for a frequency no neuron has).
-    """
-
-    p: int
-    neurons: Tensor
-    readout: Tensor
-
-    @property
-    def frequencies(self) -> Tensor:
-        """`[F]` the frequencies 1..F that index the second axis of `neurons` and `readout`."""
-        return torch.arange(1, self.neurons.shape[-1] + 1, device=self.neurons.device)
-
-
-def logit_circuit(
-    model: Any, spectrum: Spectrum | None = None, keep: Tensor | None = None
-) -> Circuit:
-    """Group every neuron by its dominant frequency and sum each group's read-out, per model.
-
-    Args:
-        model: an interp `MLP` (`W` `[models, p, neurons]`, `cfg.out_scale`).
-        spectrum: its `extract_frequencies(model)`, to reuse (default: computed here).
-        keep: `[models, neurons]` bool, the neurons to group (default: all), e.g. the
-            generalization subnetwork of a partition, whose groups are not drowned by the
-            memorizing neurons that share their dominant frequency.
-
-    Returns:
-        A `Circuit` with `neurons` `[models, F]` (summing to the width, or to each model's
-        kept count) and `readout` `[models, F, p]`, on the model's device.
-
-    Example:
-        >>> circuit = logit_circuit(model)                  # model: MLP, models=1, width=500
-        >>> circuit.neurons[0].sum(), circuit.readout.shape
-        (tensor(500), torch.Size([1, 48, 97]))
-        >>> part = interp.partition_neurons(model, task, "ipr")
-        >>> logit_circuit(model, keep=part.general).neurons[0].sum()
-        tensor(150)
-    """
-    spectrum = extract_frequencies(model) if spectrum is None else spectrum
-    W = model.W.detach() * model.cfg.out_scale  # [models, p, neurons]
-    shape = (W.shape[0], W.shape[2])
-    if tuple(spectrum.dominant.shape) != shape:
-        got = tuple(spectrum.dominant.shape)
-        raise ValueError(f"spectrum.dominant has shape {got}; the model needs {shape}")
-    n_freq = spectrum.power.shape[-1]
-    groups = torch.nn.functional.one_hot(spectrum.dominant.to(W.device) - 1, n_freq)
-    if keep is not None:
-        if tuple(keep.shape) != shape or keep.dtype != torch.bool:
-            raise ValueError(
-                f"keep must be a bool mask {shape}; got {keep.dtype} {tuple(keep.shape)}"
-            )
-        groups = groups * keep.to(W.device)[..., None]  # [models, neurons, F]
-    readout = torch.einsum("mnf,mcn->mfc", _real(groups.to(W.dtype)), _real(W))
-    return Circuit(spectrum.p, groups.sum(1), readout)

@@ -5,7 +5,7 @@ time; every probe returns a small dataclass holding the fitted scikit-learn esti
 held-out score, and is deterministic given its seed. No torch is imported here.
 
 Example:
-    >>> from interp.hooks import activation_gradients, cache_activations
+    >>> from interp.core.hooks import activation_gradients, cache_activations
     >>> import probes
     >>> acts = cache_activations(model, task, "hook_post")["hook_post"][0].numpy()  # [n, d]
     >>> s, train = task.labels.numpy(), task.train[0].numpy()

@@ -11,7 +11,7 @@ import torch
 
 from interp.models.mlp import MLP, MLPConfig
 from interp.tasks.modular import ModularTask, modular_task
-from interp.training import TrainConfig, TrainResult, train
+from interp.core.training import TrainConfig, TrainResult, train
 
 # These tensors are tiny: extra intra-op threads only add contention on a shared CPU.
 torch.set_num_threads(1)

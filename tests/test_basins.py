@@ -3,7 +3,7 @@ import itertools
 import pytest
 import torch
 
-from interp.basins import BasinResult, basin_radius, basin_returns, measure_basins
+from interp.studies.clocks.basins import BasinResult, basin_radius, basin_returns, measure_basins
 from interp.diffusion import empirical_denoiser
 
 SIGMAS = torch.tensor([0.02, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6])
@@ -85,7 +85,7 @@ def test_basin_input_validation():
 
 
 def test_empirical_basins_of_a_task_per_model():
-    from interp.basins import basin_targets, empirical_basins
+    from interp.studies.clocks.basins import basin_targets, empirical_basins
     from interp.tasks.rules import rule_task
 
     task = rule_task("parity", d=8, N=[4, 16], seed=0)  # two models, their own strings

@@ -8,7 +8,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 import interp
-from interp.checkpoints import (
+from interp.core.runs import (
     FORMAT_VERSION,
     CheckpointError,
     load,
@@ -16,10 +16,10 @@ from interp.checkpoints import (
     save_model,
     step_file,
 )
-from interp.extraction import RestrictedLogits, extract
+from interp.studies.label_noise.extraction import RestrictedLogits, extract
 from interp.models.mlp import MLP, MLPConfig
 from interp.tasks.modular import modular_task
-from interp.training import TrainConfig, resume, train
+from interp.core.training import TrainConfig, resume, train
 
 P, WIDTH, MODELS = 13, 16, 2
 TASK = dict(p=P, train_fraction=[0.5, 0.6], noise=[0.2, 0.0], seed=[4, 5])

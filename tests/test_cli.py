@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import interp
-import interp.report
+import interp.studies.label_noise.report
 from interp.cli import main
 
 TINY = ["--p", "13", "--epochs", "30", "--log-every", "5", "--save-log", "3", "--no-progress"]

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from interp.clocks import (
+from interp.studies.clocks.clocks import (
     MEM_THRESHOLD,
     RULE_THRESHOLD,
     GenerationStats,

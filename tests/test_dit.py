@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from interp.diffusion import generate
-from interp.hooks import ablated, cache_activations
+from interp.core.hooks import ablated, cache_activations
 from interp.models.dit import DiT, DiTConfig, edm_loss
 
 D, SMALL = 8, dict(d=8, d_model=16, n_layers=2, n_heads=2, d_mlp=32)

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from interp.extraction import (
+from interp.studies.label_noise.extraction import (
     EXTRACTION_METHODS,
     RestrictedLogits,
     RestrictedLogitsConfig,
@@ -11,7 +11,7 @@ from interp.extraction import (
     symmetry_baseline,
 )
 from interp.fourier import extract_frequencies
-from interp.metrics import evaluate
+from interp.core.metrics import evaluate
 from interp.models.mlp import MLP, MLPConfig
 from interp.tasks.modular import OPS, ModularTask, group_order, modular_config, modular_task
 

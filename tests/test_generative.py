@@ -6,14 +6,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from interp.basins import basin_curve, basin_targets
-from interp.checkpoints import CheckpointError, load_run
-from interp.clocks import measure_clocks
-from interp.generative import generate_bits, generation_curve, train_generative
+from interp.studies.clocks.basins import basin_curve, basin_targets
+from interp.core.runs import CheckpointError, load_run
+from interp.studies.clocks.clocks import measure_clocks
+from interp.studies.clocks.generation import generate_bits, generation_curve, train_generative
 from interp.models.dit import DiT, DiTConfig
 from interp.models.gpt import GPTConfig
 from interp.tasks.rules import rule_task
-from interp.training import BatchedOptimizer, TrainConfig, resume
+from interp.core.training import BatchedOptimizer, TrainConfig, resume
 
 DIT = dict(d=8, d_model=16, n_layers=1, n_heads=2)
 EDM = TrainConfig(steps=12, lr=3e-3, loss="edm", batch_size=32, log_every=3, save_log=4)

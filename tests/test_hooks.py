@@ -8,7 +8,7 @@ from torch import nn
 from transformer_lens import HookedRootModule
 from transformer_lens.hook_points import HookPoint
 
-from interp.hooks import ablated, activation_gradients, batch_axis, cache_activations, patch
+from interp.core.hooks import ablated, activation_gradients, batch_axis, cache_activations, patch
 from interp.models.mlp import MLP, MLPConfig
 from interp.tasks.modular import modular_task
 

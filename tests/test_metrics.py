@@ -4,8 +4,8 @@ import re
 import pytest
 import torch
 
-from interp.extraction import RestrictedLogits, RestrictedLogitsConfig
-from interp.metrics import Accuracies, accuracies, evaluate, first_step
+from interp.studies.label_noise.extraction import RestrictedLogits, RestrictedLogitsConfig
+from interp.core.metrics import Accuracies, accuracies, evaluate, first_step
 from interp.models.mlp import MLP, MLPConfig
 from interp.tasks.modular import ModularTask, modular_config, modular_task
 

@@ -5,10 +5,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from interp.extraction import prune
-from interp.metrics import evaluate
+from interp.studies.label_noise.extraction import prune
+from interp.core.metrics import evaluate
 from interp.models.mlp import MLP, MLPConfig
-from interp.partition import (
+from interp.studies.label_noise.partition import (
     PARTITION_METHODS,
     ablation_effects,
     heldout_split,

@@ -5,11 +5,11 @@ import pytest
 import torch
 
 from interp import fourier
-from interp.clocks import GenerationStats, measure_clocks
+from interp.studies.clocks.clocks import GenerationStats, measure_clocks
 from interp.fourier import extract_frequencies
-from interp.metrics import evaluate
+from interp.core.metrics import evaluate
 from interp.models.mlp import MLP, MLPConfig
-from interp.partition import PARTITION_METHODS, partition_neurons
+from interp.studies.label_noise.partition import PARTITION_METHODS, partition_neurons
 from interp.plots import (
     basin_radii,
     clocks_figure,
@@ -27,7 +27,7 @@ from interp.plots import (
     write_figures,
 )
 from interp.tasks.modular import modular_task
-from interp.training import TrainConfig, train
+from interp.core.training import TrainConfig, train
 
 P, WIDTH, STEPS = 11, 16, 30
 F = (P - 1) // 2

@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 
 import probes
-from interp.extraction import extract
+from interp.studies.label_noise.extraction import extract
 from interp.fourier import extract_frequencies
-from interp.hooks import activation_gradients, cache_activations
-from interp.metrics import evaluate
+from interp.core.hooks import activation_gradients, cache_activations
+from interp.core.metrics import evaluate
 from interp.models.mlp import MLP, MLPConfig
 from interp.tasks.modular import ModularTask
 

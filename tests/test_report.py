@@ -5,15 +5,15 @@ import plotly.offline
 import pytest
 import torch
 
-import interp.report
-from interp.checkpoints import load_run, save_model
-from interp.extraction import compare_extraction
-from interp.metrics import evaluate
+import interp.studies.label_noise.report
+from interp.core.runs import load_run, save_model
+from interp.studies.label_noise.extraction import compare_extraction
+from interp.core.metrics import evaluate
 from interp.models.mlp import MLP, MLPConfig
-from interp.partition import KEPT_FRACTIONS, PARTITION_METHODS
-from interp.report import PROBE_STEPS, Report, build_report, png_browser, write_report
+from interp.studies.label_noise.partition import KEPT_FRACTIONS, PARTITION_METHODS
+from interp.studies.label_noise.report import PROBE_STEPS, Report, build_report, png_browser, write_report
 from interp.tasks.modular import modular_task
-from interp.training import TrainConfig, train
+from interp.core.training import TrainConfig, train
 
 P, WIDTH, STEPS = 23, 64, 200
 FIGURES = [

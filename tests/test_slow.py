@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 import interp
-from interp.training import TrainConfig, train
+from interp.core.training import TrainConfig, train
 
 pytestmark = pytest.mark.slow
 

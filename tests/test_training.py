@@ -3,11 +3,11 @@ import math
 import pytest
 import torch
 
-import interp.training as training_module
-from interp.metrics import evaluate
+import interp.core.training as training_module
+from interp.core.metrics import evaluate
 from interp.models.mlp import MLP, MLPConfig
 from interp.tasks.modular import modular_task
-from interp.training import (
+from interp.core.training import (
     METRICS,
     BatchedOptimizer,
     TrainConfig,

@@ -26,30 +26,25 @@ Example:
     >>> x = torch.randn(16, 8) * 0.5
     >>> model(x, 0.3).shape                                    # D(x; 0.3)
     torch.Size([2, 16, 8])
-    >>> loss = edm_loss(model, clean.expand(2, -1, -1), gen)   # [models]
-    >>> loss.sum().backward()
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from transformer_lens import HookedRootModule
 from transformer_lens.hook_points import HookPoint
 
+from interp.core.ensemble import Ensemble, EnsembleConfig
 from interp.diffusion import (
     SIGMA_DATA,
-    edm_example_loss,
     edm_precondition,
-    sample_training_sigmas,
 )
 
-__all__ = ["DiT", "DiTConfig", "edm_loss"]
+__all__ = ["DiT", "DiTConfig"]
 
 # The Fourier features of c_noise = ln(sigma)/4 use frequencies log-spaced over [1, 100] rad per
 # unit: over sigma in [0.002, 80] (c_noise in [-1.55, 1.10]) they run from under half a turn
@@ -58,8 +53,8 @@ _FREQ_RANGE = (1.0, 100.0)
 _LN_EPS = 1e-6
 
 
-@dataclass(frozen=True)
-class DiTConfig:
+@dataclass(frozen=True, kw_only=True)
+class DiTConfig(EnsembleConfig):
     """Shape and seeds of an ensemble of diffusion transformers.
 
     Attributes:
@@ -78,39 +73,24 @@ class DiTConfig:
     n_layers: int = 2
     n_heads: int = 4
     d_mlp: int | None = None
-    models: int = 1
-    seed: tuple[int, ...] = field(default=(0,))
     sigma_data: float = SIGMA_DATA
 
     def __post_init__(self) -> None:
-        for name in ("d", "d_model", "n_layers", "n_heads", "models"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
+        super().__post_init__()
+        self._positive("d", "d_model", "n_layers", "n_heads")
         if self.d_model % self.n_heads or self.d_model % 2:
             raise ValueError(
                 f"d_model={self.d_model} must be even and a multiple of n_heads={self.n_heads}"
             )
         d_mlp = 4 * self.d_model if self.d_mlp is None else self.d_mlp
-        if d_mlp < 1:
-            raise ValueError(f"d_mlp={d_mlp} must be >= 1")
-        if not self.sigma_data > 0:
-            raise ValueError(f"sigma_data={self.sigma_data} must be > 0")
-        seed = tuple(self.seed) if isinstance(self.seed, Sequence) else (int(self.seed),)
-        if len(seed) == 1 and self.models > 1:
-            seed = tuple(range(seed[0], seed[0] + self.models))
-        if len(seed) != self.models:
-            raise ValueError(f"seed has {len(seed)} values; expected 1 or models={self.models}")
         object.__setattr__(self, "d_mlp", d_mlp)
-        object.__setattr__(self, "seed", seed)
+        self._positive("d_mlp")
+        if not (math.isfinite(self.sigma_data) and self.sigma_data > 0):
+            raise ValueError(f"sigma_data={self.sigma_data} must be finite and > 0")
 
     @property
     def d_head(self) -> int:
         return self.d_model // self.n_heads
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["seed"] = list(self.seed)
-        return d
 
 
 def _param(*shape: int) -> nn.Parameter:
@@ -191,7 +171,7 @@ class DiTBlock(nn.Module):
         return self.hook_resid_post(h)
 
 
-class DiT(HookedRootModule):
+class DiT(Ensemble):
     """An ensemble of diffusion transformers over d positions, preconditioned as EDM denoisers.
 
     Parameters (beyond the blocks'): `W_embed`, `b_embed` `[models, d_model]` (each position's
@@ -204,15 +184,13 @@ class DiT(HookedRootModule):
     the network F before preconditioning.
     """
 
-    def __init__(
-        self,
-        cfg: DiTConfig,
-        device: torch.device | str = "cpu",
-        weights: dict[str, Tensor] | None = None,
-    ) -> None:
-        """Initialise from `cfg.seed`, or take `weights` (a state dict, copied) when given."""
-        super().__init__()
-        self.cfg = cfg
+    kind = "dit"
+    task_kind = "rules"
+    config_class = DiTConfig
+    cfg: DiTConfig
+
+    def _build(self) -> None:
+        cfg = self.cfg
         m, d, dm = cfg.models, cfg.d, cfg.d_model
         self.W_embed, self.b_embed, self.W_pos = _param(m, dm), _param(m, dm), _param(m, d, dm)
         self.W_noise1, self.b_noise1 = _param(m, dm, dm), _param(m, dm)
@@ -224,26 +202,16 @@ class DiT(HookedRootModule):
         self.hook_cond = HookPoint()
         self.hook_out = HookPoint()
 
-        shapes = {k: tuple(v.shape) for k, v in self.named_parameters()}
-        if weights is None:
-            weights = _initial_weights(cfg, shapes)
-        missing = set(shapes) - set(weights)
-        if missing:
-            raise ValueError(f"weights lack {', '.join(sorted(missing))}")
-        with torch.no_grad():
-            for name, p in self.named_parameters():
-                if tuple(weights[name].shape) != shapes[name]:
-                    got = tuple(weights[name].shape)
-                    raise ValueError(
-                        f"weight {name} has shape {got}; config expects {shapes[name]}"
-                    )
-                p.copy_(weights[name])
-        self.to(device)
-        self.setup()
-
-    @property
-    def device(self) -> torch.device:
-        return self.W_embed.device
+    def _init_weights(self, seed: int) -> dict[str, Tensor]:
+        """Gaussian init from `seed`, drawn in parameter order (adaLN-Zero: modulations, gates
+        and the read-out start at zero)."""
+        gen = torch.Generator().manual_seed(seed)
+        weights = {}
+        for name, p in self.named_parameters():
+            std = _init_std(name, self.cfg)
+            shape = p.shape[1:]
+            weights[name] = torch.randn(shape, generator=gen) * std if std else torch.zeros(shape)
+        return weights
 
     def forward(self, x: Tensor, sigma: Tensor | float | None = None) -> Tensor:
         """The denoiser D(x; sigma).
@@ -308,16 +276,6 @@ class DiT(HookedRootModule):
             )
         return x
 
-    def select(self, models: Sequence[int] | int) -> DiT:
-        """A new ensemble holding copies of the given models (an int keeps the axis: 1 model)."""
-        idx = [models] if isinstance(models, int) else list(models)
-        cfg = replace(self.cfg, models=len(idx), seed=tuple(self.cfg.seed[i] for i in idx))
-        return DiT(cfg, self.device, {k: v[idx] for k, v in self.weights().items()})
-
-    def weights(self) -> dict[str, Tensor]:
-        """The parameters by name (`W_embed`, `blocks.0.attn.W_Q`, ...), detached."""
-        return {k: v.detach() for k, v in self.named_parameters()}
-
 
 def _init_std(name: str, cfg: DiTConfig) -> float:
     """Standard deviation of the Gaussian init of parameter `name` (0: starts at zero)."""
@@ -328,52 +286,3 @@ def _init_std(name: str, cfg: DiTConfig) -> float:
         return 1.0
     fan_in = cfg.d_mlp if name.endswith("mlp.W_out") else cfg.d_model
     return 1 / math.sqrt(fan_in)
-
-
-def _initial_weights(cfg: DiTConfig, shapes: dict[str, tuple[int, ...]]) -> dict[str, Tensor]:
-    """Gaussian init: each model draws from its own seed on the CPU, in parameter order, so the
-    same seed gives the same network whatever the ensemble around it and whatever the device."""
-    drawn: dict[str, list[Tensor]] = {name: [] for name in shapes}
-    for seed in cfg.seed:
-        gen = torch.Generator().manual_seed(seed)
-        for name, shape in shapes.items():
-            std = _init_std(name, cfg)
-            w = torch.randn(shape[1:], generator=gen) * std if std else torch.zeros(shape[1:])
-            drawn[name].append(w)
-    return {name: torch.stack(ws) for name, ws in drawn.items()}
-
-
-def edm_loss(
-    denoiser: Callable[[Tensor, Tensor], Tensor],
-    clean: Tensor,
-    generator: torch.Generator | None = None,
-    sigma_data: float | None = None,
-    p_mean: float = -1.2,
-    p_std: float = 1.2,
-) -> Tensor:
-    """EDM's weighted denoising loss, one value per model.
-
-    Draws ln(sigma) ~ N(p_mean, p_std^2) and n ~ N(0, I) per sample and returns the mean over
-    samples and positions of `(s^2 + s_d^2) / (s s_d)^2 * (D(x + s n; s) - x)^2`. The weight makes
-    the loss 1 in expectation for the untrained network (F = 0), at every sigma.
-
-    Args:
-        denoiser: `D(x, sigma)`, e.g. a `DiT`.
-        clean: clean samples `[models, batch, d]` (each model gets its own noise; expand a shared
-            set to the models axis first) or `[batch, d]` (one noise draw for all).
-        generator: drives sigma and the noise (on `clean`'s device).
-        sigma_data: the data's standard deviation (default: `denoiser.cfg.sigma_data`, else
-            `SIGMA_DATA`).
-        p_mean, p_std: the training distribution of ln(sigma) (EDM's defaults).
-
-    Returns:
-        `[models]` (`clean.shape[:-2]` broadcast with the denoiser's output): sum it to backward.
-
-    Example:
-        >>> opt.zero_grad(); edm_loss(model, clean, gen).sum().backward(); opt.step()
-    """
-    if sigma_data is None:
-        sigma_data = getattr(getattr(denoiser, "cfg", None), "sigma_data", SIGMA_DATA)
-    sigma = sample_training_sigmas(clean.shape[:-1], generator, p_mean, p_std, clean.device)
-    noise = torch.randn(clean.shape, generator=generator, device=clean.device, dtype=clean.dtype)
-    return edm_example_loss(denoiser, clean, sigma, noise, sigma_data).mean(-1)

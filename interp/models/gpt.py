@@ -1,14 +1,18 @@
-"""A tiny autoregressive GPT over bit strings: the rule tasks' next-token counterpart to the DiT.
+"""A tiny autoregressive GPT over bit strings, as an ensemble: the rule tasks' next-token
+counterpart to the DiT.
 
 Tokens are the bits 0 and 1 and a BOS token (2). A string `bits [batch, d]` is read as
-`BOS b_1 ... b_d`; the model predicts bit t from `BOS b_1 ... b_{t-1}`, so its context is d + 1
-tokens. The read-out covers the two bits only (TransformerLens `d_vocab_out = 2`): the model can
-never emit BOS, and `logits [batch, pos, 2]`.
+`BOS b_1 ... b_d`; each model predicts bit t from `BOS b_1 ... b_{t-1}`, so its context is d + 1
+tokens. The read-out covers the two bits only (TransformerLens `d_vocab_out = 2`): a model can
+never emit BOS.
 
-The network is TransformerLens's native pre-LN transformer, built by
-`TransformerBridge.boot_native` (no download, no Hugging Face config), so hook names,
-`run_with_cache`, `run_with_hooks`, `hooks()` and `state_dict()` are TransformerLens's own.
-Activations for tokens `[batch, pos]` (pos = d + 1 for `gpt_tokens(bits)`, d inside the loss):
+Each model of the ensemble is TransformerLens's native pre-LN transformer, built by
+`TransformerBridge.boot_native` (no download, no Hugging Face config) from its own seed, and kept
+as a plain bridge: `model.bridges[m]` has TransformerLens's own hook names, `run_with_cache`,
+`run_with_hooks` and `hooks()`. The ensemble answers like every interp model, with a leading
+models axis: `model(tokens)` is `[models, batch, pos, 2]`, and `model.run_with_cache(tokens)`
+stacks every bridge's cache on that axis. Activations for tokens `[batch, pos]` (pos = d + 1
+for `gpt_tokens(bits)`), per bridge:
 
     hook_embed, hook_pos_embed                    [batch, pos, d_model]
     blocks.{i}.hook_resid_pre / _mid / _post      [batch, pos, d_model]
@@ -19,43 +23,44 @@ Activations for tokens `[batch, pos]` (pos = d + 1 for `gpt_tokens(bits)`, d ins
     ln_final.hook_normalized                      [batch, pos, d_model]
     hook_unembed                                  [batch, pos, 2]   the logits
 
-No models axis: a bridge is one model, and a sweep is a list of models. Stacking bridges with
-`torch.func.stack_module_state` + `functional_call` + `vmap` does compute the right logits, but
-`functional_call` on a bridge (or on its `original_model`) leaves the module's aliased parameter
-paths pointing at the swapped-in tensors, which breaks every later eager call on it; and on one
-CPU core it gained only 1.5x (8 models, d_model 32, 2 layers, 128 strings: 140 vs 216 ms per
-training step). A list keeps every model a plain, hookable bridge.
+The bridges are not stacked into one tensor per weight: `functional_call` on a bridge leaves its
+aliased parameter paths pointing at the swapped-in tensors, which breaks every later eager call
+on it. The models run one after another inside one forward pass, and the trainer steps them
+together through `parameter_models`.
 
 Example:
-    >>> model = build_gpt(GPTConfig(d=8, seed=0))
+    >>> model = GPT(GPTConfig(d=8, d_model=32, models=2, seed=0))
     >>> bits = torch.tensor([[0, 1, 1, 0, 0, 0, 1, 1]])
     >>> gpt_loss(model, bits)                             # exactly ln 2 at init: zero read-out
-    tensor(0.6931, grad_fn=...)
+    tensor([0.6931, 0.6931])
     >>> logits, cache = model.run_with_cache(gpt_tokens(bits))
     >>> logits.shape, cache["blocks.1.hook_resid_post"].shape
-    (torch.Size([1, 9, 2]), torch.Size([1, 9, 64]))
-    >>> sample_gpt(model, 4, torch.Generator().manual_seed(0)).shape   # uint8 bits
-    torch.Size([4, 8])
+    (torch.Size([2, 1, 9, 2]), torch.Size([2, 1, 9, 32]))
+    >>> model.sample(4, torch.Generator().manual_seed(0)).shape   # uint8 bits
+    torch.Size([2, 4, 8])
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from transformer_lens import TransformerBridge, TransformerBridgeConfig
 
-__all__ = ["GPTConfig", "build_gpt", "gpt_tokens", "gpt_log_prob", "gpt_loss", "sample_gpt", "BOS"]
+from interp.core.ensemble import Ensemble, EnsembleConfig
+
+__all__ = ["GPT", "GPTConfig", "gpt_tokens", "gpt_loss", "BOS"]
 
 BOS = 2
 ACT_FNS = ("gelu", "relu")
 
 
-@dataclass(frozen=True)
-class GPTConfig:
-    """Shape and seed of a tiny GPT over strings of d bits.
+@dataclass(frozen=True, kw_only=True)
+class GPTConfig(EnsembleConfig):
+    """Shape and seeds of an ensemble of tiny GPTs over strings of d bits.
 
     Attributes:
         d: string length; the context holds BOS + d bits.
@@ -67,8 +72,9 @@ class GPTConfig:
         zero_unembed: start the read-out at zero, so the initial model is exactly uniform (loss
             ln 2, samples uniform bits) and generation starts at chance. TransformerLens's own
             init (every weight N(0, 0.8 / sqrt(d_model))) starts at loss 0.7-1.0 instead.
-        seed: init seed; the same seed gives the same weights on any device, and building a
-            model leaves the global RNG alone.
+        models: ensemble size; `seed` gives one init seed per model.
+        seed: one init seed per model (a single seed s gives s, s+1, ...); the same seed gives
+            the same weights on any device, and building a model leaves the global RNG alone.
     """
 
     d: int
@@ -78,12 +84,10 @@ class GPTConfig:
     d_mlp: int = 256
     act_fn: str = "gelu"
     zero_unembed: bool = True
-    seed: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("d", "d_model", "n_layers", "n_heads", "d_mlp"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
+        super().__post_init__()
+        self._positive("d", "d_model", "n_layers", "n_heads", "d_mlp")
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model={self.d_model} is not a multiple of n_heads={self.n_heads}")
         if self.act_fn not in ACT_FNS:
@@ -97,11 +101,8 @@ class GPTConfig:
     def n_ctx(self) -> int:
         return self.d + 1
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def bridge_config(self) -> TransformerBridgeConfig:
-        """The TransformerLens config `build_gpt` boots from."""
+    def bridge_config(self, seed: int) -> TransformerBridgeConfig:
+        """The TransformerLens config one model boots from."""
         return TransformerBridgeConfig(
             d_model=self.d_model,
             d_head=self.d_head,
@@ -112,86 +113,149 @@ class GPTConfig:
             d_vocab_out=2,
             d_mlp=self.d_mlp,
             act_fn=self.act_fn,
-            seed=self.seed,
+            seed=seed,
             model_name=f"gpt_bits_d{self.d}",
         )
 
 
-def build_gpt(cfg: GPTConfig, device: torch.device | str = "cpu") -> TransformerBridge:
-    """A freshly initialised GPT as a TransformerLens bridge (built locally, no network).
-
-    `model(tokens [batch, pos])` returns logits `[batch, pos, 2]`; tokens are taken as given
-    (a tensor input gets no BOS: use `gpt_tokens`). Train it with any torch optimizer over
-    `model.parameters()`.
-    """
-    model = TransformerBridge.boot_native(cfg.bridge_config(), device=device)
+def _boot(cfg: GPTConfig, seed: int, device: torch.device | str) -> TransformerBridge:
+    """One freshly initialised bridge (built locally, no network)."""
+    bridge = TransformerBridge.boot_native(cfg.bridge_config(seed), device=device)
     if cfg.zero_unembed:
         with torch.no_grad():
-            model.unembed.original_component.weight.zero_()
-    return model
+            bridge.unembed.original_component.weight.zero_()
+    return bridge
+
+
+class GPT(Ensemble):
+    """An ensemble of tiny GPTs, one TransformerLens bridge per model (`bridges[m]`).
+
+    `forward(tokens)` takes tokens `[batch, pos]` shared by every model or `[models, batch,
+    pos]` and returns logits `[models, batch, pos, 2]`; tokens are taken as given (use
+    `gpt_tokens` to put BOS in front of bits). Weights are stored per model as `"{m}.{name}"`.
+    """
+
+    kind = "gpt"
+    task_kind = "rules"
+    config_class = GPTConfig
+    cfg: GPTConfig
+
+    def _build(self) -> None:
+        self.bridges = nn.ModuleList(_boot(self.cfg, seed, "cpu") for seed in self.cfg.seed)
+
+    def _initial_weights(self) -> dict[str, Tensor]:
+        return self.weights()  # the bridges were booted from their seeds
+
+    def setup(self) -> None:
+        """Each bridge keeps its own hook points and names: the ensemble registers none (a
+        `HookedRootModule.setup` over the bridges would rename their hooks)."""
+
+    def weights(self) -> dict[str, Tensor]:
+        return {
+            f"{m}.{k}": v.detach()
+            for m, bridge in enumerate(self.bridges)
+            for k, v in bridge.state_dict().items()
+        }
+
+    def _load(self, weights: dict[str, Tensor]) -> None:
+        for m, bridge in enumerate(self.bridges):
+            prefix = f"{m}."
+            bridge.load_state_dict(
+                {k.removeprefix(prefix): v for k, v in weights.items() if k.startswith(prefix)}
+            )
+
+    def _select_weights(self, idx: list[int]) -> dict[str, Tensor]:
+        weights = self.weights()
+        return {
+            f"{new}.{k.split('.', 1)[1]}": v
+            for new, old in enumerate(idx)
+            for k, v in weights.items()
+            if k.split(".", 1)[0] == str(old)
+        }
+
+    def parameter_models(self) -> dict[str, tuple[nn.Parameter, int | None]]:
+        return {
+            f"{m}.{k}": (p, m)
+            for m, bridge in enumerate(self.bridges)
+            for k, p in bridge.named_parameters()
+        }
+
+    def _tokens(self, tokens: Tensor) -> Tensor:
+        m = len(self.bridges)
+        if tokens.dim() == 2:
+            tokens = tokens.expand(m, -1, -1)
+        if tokens.dim() != 3 or tokens.shape[0] != m:
+            raise ValueError(
+                f"tokens have shape {tuple(tokens.shape)}; "
+                f"expected [batch, pos] or [{m}, batch, pos]"
+            )
+        return tokens
+
+    def forward(self, tokens: Tensor) -> Tensor:
+        """Logits `[models, batch, pos, 2]` for tokens `[batch, pos]` or `[models, batch, pos]`."""
+        tokens = self._tokens(tokens)
+        return torch.stack([bridge(t) for bridge, t in zip(self.bridges, tokens)])
+
+    def run_with_cache(self, tokens: Tensor, **kwargs: Any) -> tuple[Tensor, dict[str, Tensor]]:
+        """Every bridge's `run_with_cache`, stacked: logits and each activation get a leading
+        models axis. Keyword arguments (`names_filter`, ...) go to each bridge."""
+        tokens = self._tokens(tokens)
+        runs = [bridge.run_with_cache(t, **kwargs) for bridge, t in zip(self.bridges, tokens)]
+        cache = {name: torch.stack([c[name] for _, c in runs]) for name in runs[0][1]}
+        return torch.stack([logits for logits, _ in runs]), cache
+
+    def log_prob(self, bits: Tensor) -> Tensor:
+        """Log-likelihood (nats) of each string under each model: bits `[batch, d]` (shared) or
+        `[models, batch, d]` -> `[models, batch]`. One forward pass on BOS + bits[..., :-1]."""
+        tokens = gpt_tokens(bits)
+        d = self.cfg.d
+        if tokens.shape[-1] != d + 1:
+            raise ValueError(f"bits have length {tokens.shape[-1] - 1}; the model reads d={d}")
+        tokens = self._tokens(tokens)
+        logits = self(tokens[..., :-1])  # [models, batch, d, 2]
+        log_probs = torch.log_softmax(logits, -1).gather(-1, tokens[..., 1:, None])
+        return log_probs.squeeze(-1).sum(-1)
+
+    @torch.no_grad()
+    def sample(
+        self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0
+    ) -> Tensor:
+        """n strings per model, sampled autoregressively: `[models, n, d]` uint8 bits on the
+        model's device.
+
+        Bit t of string i is 1 when u_t < p_t(1), with uniforms `u [n, d]` drawn up front on the
+        model's device from `generator` (the same u for every model), so a seeded generator
+        gives the same strings from the same weights. `temperature` divides the logits. Each
+        step reruns the whole prefix (no KV cache): d forward passes of length <= d.
+        """
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"n={n!r} must be an integer >= 1")
+        if not (temperature > 0 and math.isfinite(temperature)):
+            raise ValueError(f"temperature={temperature} must be positive and finite")
+        d, device = self.cfg.d, self.device
+        u = torch.rand(n, d, generator=generator, device=device)
+        tokens = torch.full((len(self.bridges), n, 1), BOS, dtype=torch.long, device=device)
+        for t in range(d):
+            p_one = torch.softmax(self(tokens)[:, :, -1] / temperature, -1)[..., 1]
+            tokens = torch.cat([tokens, (u[:, t] < p_one).long()[..., None]], -1)
+        return tokens[..., 1:].to(torch.uint8)
 
 
 def gpt_tokens(bits: Tensor) -> Tensor:
-    """`bits [batch, d]` (bool or integer 0/1) -> tokens `[batch, d + 1]` = BOS, bits (int64)."""
-    if bits.dim() != 2:
-        raise ValueError(f"bits have shape {tuple(bits.shape)}; expected [batch, d]")
+    """`bits [..., batch, d]` (bool or integer 0/1) -> tokens `[..., batch, d + 1]` = BOS, bits
+    (int64)."""
+    if bits.dim() not in (2, 3):
+        raise ValueError(f"bits have shape {tuple(bits.shape)}; expected [(models,) batch, d]")
     if bits.is_floating_point() or bits.is_complex():
         raise ValueError(f"bits have dtype {bits.dtype}; expected bool or integer 0/1")
-    bos = torch.full((len(bits), 1), BOS, dtype=torch.long, device=bits.device)
-    return torch.cat([bos, bits.long()], 1)
+    bos = torch.full((*bits.shape[:-1], 1), BOS, dtype=torch.long, device=bits.device)
+    return torch.cat([bos, bits.long()], -1)
 
 
-def _string_length(model: TransformerBridge) -> int:
-    return model.cfg.n_ctx - 1
-
-
-def gpt_log_prob(model: TransformerBridge, bits: Tensor) -> Tensor:
-    """Log-likelihood (nats) of each string under the model: `bits [batch, d]` -> `[batch]`.
-
-    One forward pass on BOS + bits[:, :-1]; position t scores bit t.
-    """
-    tokens = gpt_tokens(bits)
-    d = _string_length(model)
-    if tokens.shape[1] != d + 1:
-        raise ValueError(f"bits have length {tokens.shape[1] - 1}; the model reads d={d}")
-    logits = model(tokens[:, :-1])  # [batch, d, 2]
-    log_probs = torch.log_softmax(logits, -1).gather(-1, tokens[:, 1:, None])
-    return log_probs.squeeze(-1).sum(-1)
-
-
-def gpt_loss(model: TransformerBridge, bits: Tensor) -> Tensor:
-    """Next-token cross-entropy (nats per bit), a scalar: `-gpt_log_prob(...).mean() / d`.
+def gpt_loss(model: GPT, bits: Tensor) -> Tensor:
+    """Next-token cross-entropy (nats per bit) of each model: `[models]`, from bits `[batch, d]`
+    or `[models, batch, d]`.
 
     ln 2 for a model that knows nothing; ln(N) / d for one that has memorized N distinct strings.
     """
-    return -gpt_log_prob(model, bits).mean() / bits.shape[1]
-
-
-@torch.no_grad()
-def sample_gpt(
-    model: TransformerBridge,
-    n: int,
-    generator: torch.Generator | None = None,
-    temperature: float = 1.0,
-) -> Tensor:
-    """n strings sampled autoregressively, batched over n: `[n, d]` uint8 bits on the model's
-    device.
-
-    Bit t is 1 when u_t < p_t(1), with `u [n, d]` uniforms drawn up front from `generator`
-    (on the generator's device, then moved), so a seeded generator gives the same strings on any
-    model device. `temperature` divides the logits. Each step reruns the whole prefix (no KV
-    cache): d forward passes of length <= d.
-    """
-    if n < 1:
-        raise ValueError(f"n={n} must be >= 1")
-    if not (temperature > 0 and math.isfinite(temperature)):
-        raise ValueError(f"temperature={temperature} must be positive and finite")
-    d = _string_length(model)
-    device = next(model.parameters()).device
-    u_device = generator.device if generator is not None else device
-    u = torch.rand(n, d, generator=generator, device=u_device).to(device)
-    tokens = torch.full((n, 1), BOS, dtype=torch.long, device=device)
-    for t in range(d):
-        p_one = torch.softmax(model(tokens)[:, -1] / temperature, -1)[:, 1]
-        tokens = torch.cat([tokens, (u[:, t] < p_one).long()[:, None]], 1)
-    return tokens[:, 1:].to(torch.uint8)
+    return -model.log_prob(bits).mean(-1) / bits.shape[-1]

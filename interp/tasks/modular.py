@@ -16,17 +16,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
+
+from interp.core.ensemble import config_from_dict
 
 __all__ = [
     "OPS",
     "ModularConfig",
     "ModularTask",
     "modular_task",
-    "modular_config",
-    "make_task",
     "pairs",
     "is_prime",
     "MULTIPLICATIVE",
@@ -68,7 +69,9 @@ def group_order(p: int, op: str) -> Tensor | None:
 
 
 def _inverse(b: Tensor, p: int) -> Tensor:
-    return torch.tensor([pow(int(x), -1, p) for x in b.tolist()], dtype=torch.long)
+    """b^-1 mod p, elementwise, on b's device (a table lookup; residue 0 maps to 0)."""
+    table = torch.tensor([pow(x, -1, p) if x else 0 for x in range(p)], device=b.device)
+    return table[b]
 
 
 # op name -> (a, b, p) -> (a op b) mod p, on long tensors.
@@ -118,11 +121,13 @@ class ModularConfig:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
     @classmethod
-    def from_dict(cls, d: dict) -> ModularConfig:
-        return modular_config(**d)
+    def from_dict(cls, d: Any) -> ModularConfig:
+        """Validate a stored config (unknown or missing keys, bad values: one-line ValueError)."""
+        config_from_dict(cls, d, "modular task config")
+        return _modular_config(**d)
 
 
-def modular_config(
+def _modular_config(
     p: int = 97,
     op: str = "add",
     train_fraction: float | Sequence[float] = 0.5,
@@ -143,9 +148,15 @@ def modular_config(
     fracs = tuple(float(f) for f in _per_model("train_fraction", train_fraction, models))
     noises = tuple(float(x) for x in _per_model("noise", noise, models))
     seeds = tuple(int(s) for s in _per_model("seed", seed, models))
+    n = p * p - (p if op == "divide" else 0)
     for f in fracs:
         if not 0.0 < f < 1.0:
             raise ValueError(f"train_fraction={f} must lie strictly between 0 and 1")
+        if not 1 <= round(f * n) < n:
+            raise ValueError(
+                f"train_fraction={f} gives {round(f * n)} training pairs of {n}; "
+                "at least one must train and one be held out"
+            )
     for x in noises:
         if not 0.0 <= x < 1.0:
             raise ValueError(f"noise={x} must lie in [0, 1)")
@@ -172,6 +183,9 @@ class ModularTask:
     train: Tensor
     noisy: Tensor
     train_labels: Tensor
+
+    kind: ClassVar[str] = "modular"
+    config_class: ClassVar[type] = ModularConfig
 
     @property
     def p(self) -> int:
@@ -210,6 +224,30 @@ class ModularTask:
             sub, self.inputs, self.labels, self.train[idx], self.noisy[idx], self.train_labels[idx]
         )
 
+    @classmethod
+    def from_config(cls, config: ModularConfig) -> ModularTask:
+        """Regenerate the task described by `config` (what a run loader calls)."""
+        return _make_task(config)
+
+    def stored(self) -> dict[str, Tensor]:
+        """What a step file keeps of the task: the split, the noisy mask and the labels."""
+        return {"train": self.train, "noisy": self.noisy, "train_labels": self.train_labels.int()}
+
+    def check_stored(self, stored: dict[str, Tensor], where: str) -> None:
+        """Raise `ValueError` unless `stored` (a step file's task tensors) is exactly this task's
+        split, noise and labels: a config edited after training is caught here."""
+        for name, value in self.stored().items():
+            got = stored.get(name)
+            if got is None or tuple(got.shape) != tuple(value.shape):
+                shape = "missing" if got is None else tuple(got.shape)
+                raise ValueError(f"{where}: task.{name} is {shape}; the config expects "
+                                 f"{tuple(value.shape)}")
+            if not torch.equal(got.to(value.dtype).cpu(), value.cpu()):
+                raise ValueError(
+                    f"{where}: task.{name} differs from the task its config regenerates "
+                    "(was config.json edited after training?)"
+                )
+
 
 def modular_task(
     p: int = 97,
@@ -228,7 +266,7 @@ def modular_task(
         >>> task.noisy.sum(1) / task.train.sum(1)                         # exact rates
         tensor([0.0000, 0.3499, 0.8000])
     """
-    return make_task(modular_config(p, op, train_fraction, noise, seed))
+    return _make_task(_modular_config(p, op, train_fraction, noise, seed))
 
 
 def pairs(p: int, op: str) -> Tensor:
@@ -239,8 +277,7 @@ def pairs(p: int, op: str) -> Tensor:
     return torch.stack([a, b], dim=1)
 
 
-def make_task(config: ModularConfig) -> ModularTask:
-    """Regenerate the task described by `config` (what `load_run` calls)."""
+def _make_task(config: ModularConfig) -> ModularTask:
     p = config.p
     inputs = pairs(p, config.op)
     labels = OPS[config.op](inputs[:, 0], inputs[:, 1], p)

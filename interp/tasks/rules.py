@@ -36,11 +36,13 @@ import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from interp.core.ensemble import config_from_dict
 from interp.tasks.modular import _per_model
 
 __all__ = [
@@ -48,11 +50,7 @@ __all__ = [
     "Rule",
     "RuleConfig",
     "RuleTask",
-    "rule_config",
-    "make_rule_task",
     "rule_task",
-    "n_valid",
-    "chance_rate",
     "is_valid",
     "sample_valid",
     "all_valid",
@@ -314,28 +312,6 @@ def _rule(rule: str, d: int, group: int | None) -> Rule:
     return spec
 
 
-def n_valid(rule: str, d: int | None = None, group: int | None = None) -> int:
-    """The exact number of valid strings of length d (d=None: a puzzle's size, else 16).
-
-    Example:
-        >>> n_valid("parity", 16), n_valid("group_parity", 16, group=4), n_valid("sudoku")
-        (32768, 4096, 288)
-    """
-    d = _default_d(rule, d)
-    return _rule(rule, d, group).count(d, group)
-
-
-def chance_rate(rule: str, d: int | None = None, group: int | None = None) -> float:
-    """`n_valid / 2^d`: how often a uniformly random string is valid, the clocks' "chance".
-
-    Example:
-        >>> chance_rate("parity", 16), chance_rate("group_parity", 16, group=2)
-        (0.5, 0.00390625)
-    """
-    d = _default_d(rule, d)
-    return n_valid(rule, d, group) / 2**d
-
-
 def _bits_dtype(bits: Tensor) -> None:
     if bits.is_floating_point() or bits.is_complex():
         raise ValueError(f"bits have dtype {bits.dtype}; expected bool or integer (use to_bits)")
@@ -463,23 +439,17 @@ class RuleConfig:
     def models(self) -> int:
         return len(self.seed)
 
-    @property
-    def n_valid(self) -> int:
-        return RULES[self.rule].count(self.d, self.group)
-
-    @property
-    def chance_rate(self) -> float:
-        return self.n_valid / 2**self.d
-
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
     @classmethod
-    def from_dict(cls, d: dict) -> RuleConfig:
-        return rule_config(**d)
+    def from_dict(cls, d: Any) -> RuleConfig:
+        """Validate a stored config (unknown or missing keys, bad values: one-line ValueError)."""
+        config_from_dict(cls, d, "rule task config")
+        return _rule_config(**d)
 
 
-def rule_config(
+def _rule_config(
     rule: str = "parity",
     d: int | None = None,
     N: int | Sequence[int] = 256,
@@ -522,6 +492,9 @@ class RuleTask:
     data: Tensor
     mask: Tensor
 
+    kind: ClassVar[str] = "rules"
+    config_class: ClassVar[type] = RuleConfig
+
     @property
     def models(self) -> int:
         return self.data.shape[0]
@@ -536,11 +509,13 @@ class RuleTask:
 
     @property
     def n_valid(self) -> int:
-        return self.config.n_valid
+        """How many strings of length d obey the rule."""
+        return RULES[self.config.rule].count(self.d, self.config.group)
 
     @property
     def chance_rate(self) -> float:
-        return self.config.chance_rate
+        """The valid fraction of uniformly random strings."""
+        return self.n_valid / 2**self.d
 
     def train_set(self, model: int) -> Tensor:
         """`[N[model], d]` long, the training strings of one model, without padding."""
@@ -602,6 +577,23 @@ class RuleTask:
         n_max = max(sub.N)
         return RuleTask(sub, self.data[idx, :n_max], self.mask[idx, :n_max])
 
+    @classmethod
+    def from_config(cls, config: RuleConfig) -> RuleTask:
+        """Regenerate the task described by `config` (what a run loader calls)."""
+        return _make_rule_task(config)
+
+    def stored(self) -> dict[str, Tensor]:
+        """What a step file keeps of the task: the training strings and their mask."""
+        return {"data": self.data.to(torch.uint8), "mask": self.mask}
+
+    def check_stored(self, stored: dict[str, Tensor], where: str) -> None:
+        """Raise `ValueError` unless `stored` holds exactly this task's training strings."""
+        for name, value in self.stored().items():
+            got = stored.get(name)
+            same = got is not None and got.shape == value.shape
+            if not (same and torch.equal(got.to(value.dtype), value)):
+                raise ValueError(f"{where}: task.{name} does not match the task in config.json")
+
 
 def _keyed(bits: Tensor) -> Tensor:
     """`[models, S, d]` -> `[models, S, 1 + words]` long rows (model index, packed bits)."""
@@ -628,7 +620,7 @@ def _distinct_draws(spec: Rule, n: int, d: int, group: int | None, gen: torch.Ge
     return kept[:n]
 
 
-def make_rule_task(config: RuleConfig) -> RuleTask:
+def _make_rule_task(config: RuleConfig) -> RuleTask:
     """Regenerate the task described by `config`, on the CPU (what a run loader calls).
 
     Each model draws its N distinct strings uniformly without replacement from its seed: a
@@ -668,4 +660,4 @@ def rule_task(
         >>> task.data.shape, task.n_valid, task.chance_rate
         (torch.Size([3, 256, 12]), 256, 0.0625)
     """
-    return make_rule_task(rule_config(rule, d, N, group, seed))
+    return _make_rule_task(_rule_config(rule, d, N, group, seed))

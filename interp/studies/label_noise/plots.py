@@ -1,33 +1,39 @@
-"""Plotly figures of analysis results. Each function takes what an analysis returned (a
-`Spectrum`, a `Circuit`, a `Partition`, a metrics dict, `Accuracies`, probe scores, generation
-stats and clocks, basin radii) and returns a `plotly.graph_objects.Figure`; none of them computes
-science, they only arrange, normalise for display, and label.
+"""Figures of the label-noise study: Fourier spectra and phases of the neurons, the logit
+circuit, partitions, probes, training curves and the extraction table. Each takes what an
+analysis returned and returns a plotly `Figure`; none of them computes science.
 
 Example:
+    >>> run = interp.load_run("checkpoints/doshi_p97_noise035_wd0")
     >>> spectrum = interp.extract_frequencies(run.model())
     >>> figures = {"spectrum": spectrum_heatmap(spectrum), "ipr": ipr_histogram(spectrum)}
-    >>> write_figures(figures, "figures/")       # figures/spectrum.html, ipr.html, plotly.min.js
+    >>> sorted(figures)
+    ['ipr', 'spectrum']
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import plotly.graph_objects as go
 import torch
-from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 from torch import Tensor
 
-from interp.fourier import Circuit, Spectrum
-from interp.metrics import Accuracies
+from interp.core.metrics import Accuracies
+from interp.figures import (
+    ACCURACY_AXIS,
+    SPLIT,
+    check_model,
+    log_steps,
+    step_x,
+)
+from interp.fourier import Spectrum
+from interp.studies.label_noise.circuit import Circuit
 
 if TYPE_CHECKING:  # a plot reads a Partition; importing it would load the models
-    from interp.clocks import Clocks, GenerationStats
-    from interp.partition import Partition
+    from interp.studies.label_noise.partition import Partition
 
 __all__ = [
     "spectrum_heatmap",
@@ -39,14 +45,8 @@ __all__ = [
     "probe_r2",
     "training_curves",
     "extraction_bars",
-    "lines",
-    "clocks_figure",
-    "basin_radii",
-    "tau_against",
-    "write_figures",
     "CURVES",
     "BARS",
-    "CLOCK_CURVES",
 ]
 
 # metric name in `interp.train` metrics -> legend label
@@ -57,37 +57,9 @@ CURVES = {
 }
 # `Accuracies` field -> bar label
 BARS = {"train_clean": "train clean", "train_noisy": "train noisy", "test": "test"}
-ACCURACY_AXIS = {"title": "accuracy", "range": [-0.02, 1.02]}
 # Partition method -> (x, y) effects of its scatter: score = y - x, general above the diagonal.
 EFFECT_AXES = {"heldout": ("train", "heldout"), "labels": ("noisy", "clean")}
-SPLIT = {"general": "#1f77b4", "memory": "#ff7f0e"}  # the two subnetworks, in every figure
 KEY_COLORS = {"key": "#d62728", "other": "#7f7f7f"}
-# `GenerationStats` field -> (legend label, line dash): one colour per model, one dash per field
-CLOCK_CURVES = {
-    "valid": ("valid", "solid"),
-    "memorized": ("memorized", "dash"),
-    "novel_valid": ("novel valid", "dot"),
-}
-MODEL_COLORS = qualitative.Plotly
-# basin targets: the training strings take the memory colour, unseen valid strings the rule's
-BASIN_GROUPS = {"training strings": SPLIT["memory"], "novel valid strings": SPLIT["general"]}
-
-
-def _log_steps(steps: Tensor) -> bool:
-    """Whether a step axis is logarithmic: the positive steps span more than two decades."""
-    positive = steps[steps > 0]
-    return bool(positive.numel()) and float(positive.max() / positive.min()) > 100
-
-
-def _step_x(steps: Tensor, log_x: bool) -> list[float]:
-    """Steps as x positions. A log axis cannot show step 0 (the initialisation), so there it
-    sits at 0.5, half a step before the first update; hover texts show the true step."""
-    return (torch.where(steps == 0, 0.5, steps.double()) if log_x else steps).tolist()
-
-
-def _check_model(model: int, models: int) -> None:
-    if not 0 <= model < models:
-        raise ValueError(f"model={model} is out of range: there are {models} models")
 
 
 def _spectrum_of(spectrum: Spectrum, model: int) -> tuple[Tensor, Tensor, Tensor]:
@@ -99,7 +71,7 @@ def _spectrum_of(spectrum: Spectrum, model: int) -> tuple[Tensor, Tensor, Tensor
     elif spectrum.power.dim() != 3:
         shape = tuple(spectrum.power.shape)
         raise ValueError(f"spectrum power has shape {shape}; expected [models, neurons, F]")
-    _check_model(model, fields[0].shape[0])
+    check_model(model, fields[0].shape[0])
     power, dominant, key = (f[model].detach().cpu() for f in fields)
     return power, dominant, key
 
@@ -302,7 +274,7 @@ def ipr_histogram(spectrum: Spectrum, models: Sequence[int] | None = None) -> go
     chosen = range(ipr.shape[0]) if models is None else models
     fig = go.Figure()
     for m in chosen:
-        _check_model(m, ipr.shape[0])
+        check_model(m, ipr.shape[0])
         fig.add_histogram(
             x=ipr[m].tolist(), name=f"model {m}", xbins={"start": 0, "end": 1, "size": 0.02}
         )
@@ -341,7 +313,7 @@ def logit_circuit(circuit: Circuit, model: int = 0, title: str | None = None) ->
     if neurons.dim() != 2 or readout.dim() != 3:
         shapes = (tuple(neurons.shape), tuple(readout.shape))
         raise ValueError(f"circuit has shapes {shapes}; expected [models, F] and [models, F, p]")
-    _check_model(model, neurons.shape[0])
+    check_model(model, neurons.shape[0])
     count, z = neurons[model].detach().cpu(), readout[model].detach().cpu()
     order = torch.argsort(-count, stable=True)
     order = order[count[order] > 0]  # frequencies with neurons, the largest group first
@@ -392,7 +364,7 @@ def partition_scores(part: Partition, model: int = 0, title: str | None = None) 
     Example:
         >>> partition_scores(interp.partition_neurons(model, task, "labels")).show()
     """
-    _check_model(model, part.scores.shape[0])
+    check_model(model, part.scores.shape[0])
     general = part.general[model].detach().cpu()
     sides = {"general": general, "memory": ~general}
     neuron = torch.arange(len(general))
@@ -503,13 +475,13 @@ def training_curves(
         >>> training_curves(run.metrics, model=1).show()
     """
     steps = metrics["step"].detach().cpu()
-    log_x = _log_steps(steps)
+    log_x = log_steps(steps)
     curves = {label: metrics[name].detach().cpu() for name, label in CURVES.items()}
     for name, values in zip(CURVES, curves.values()):
         if values.dim() != 2 or values.shape[0] != len(steps):
             shape = tuple(values.shape)
             raise ValueError(f"{name} has shape {shape}; expected [{len(steps)}, models]")
-        _check_model(model, values.shape[1])
+        check_model(model, values.shape[1])
     lines = {label: (steps, values[:, model]) for label, values in curves.items()}
     if extracted is not None:
         at, acc = (t.detach().cpu() for t in extracted)
@@ -522,7 +494,7 @@ def training_curves(
         if values.isnan().all():
             continue
         fig.add_scatter(
-            x=_step_x(at, log_x),
+            x=step_x(at, log_x),
             y=values.tolist(),
             name=label,
             mode="lines+markers" if label == "extracted test" else "lines",
@@ -559,7 +531,7 @@ def extraction_bars(results: dict[str, Accuracies], model: int = 0) -> go.Figure
         values = []
         for acc in results.values():
             column = getattr(acc, field).detach().cpu()
-            _check_model(model, len(column))
+            check_model(model, len(column))
             values.append(float(column[model]))
         fig.add_bar(x=names, y=values, name=label)
     fig.update_layout(
@@ -570,325 +542,3 @@ def extraction_bars(results: dict[str, Accuracies], model: int = 0) -> go.Figure
     )
     return fig
 
-
-def lines(
-    x: Sequence[float],
-    curves: dict[str, Sequence[float]],
-    xlabel: str,
-    ylabel: str = "test accuracy",
-    title: str | None = None,
-    log_x: bool | None = None,
-) -> go.Figure:
-    """Curves against one setting: e.g. the test accuracy of the raw network, each extraction
-    method and the baselines against label noise or width (a frontier), or a difference of
-    training curves against step.
-
-    Args:
-        x: the setting's values, `[X]`, ascending.
-        curves: legend label -> value at each x, `[X]` each.
-        xlabel: the setting's name, for the axis.
-        ylabel: the y axis; a label containing "accuracy" fixes the range to [0, 1].
-        title: figure title (default "<ylabel> against <xlabel>").
-        log_x: log x axis; default when x is positive and spans more than a decade.
-
-    Returns:
-        A figure with one `go.Scatter` (lines and markers) per curve.
-
-    Example:
-        >>> lines([0.5, 0.8], {"raw": [0.9, 0.01], "neuron": [1.0, 0.99]}, "label noise")
-    """
-    xs = [float(v) for v in x]
-    for label, ys in curves.items():
-        if len(ys) != len(xs):
-            raise ValueError(f"curve {label!r} has {len(ys)} points; x has {len(xs)}")
-    if log_x is None:
-        log_x = bool(xs) and min(xs) > 0 and max(xs) / min(xs) > 10
-    fig = go.Figure()
-    for label, ys in curves.items():
-        fig.add_scatter(
-            x=xs,
-            y=[float(v) for v in ys],
-            name=label,
-            mode="lines+markers" if len(xs) <= 50 else "lines",
-            hovertemplate=f"{label}<br>{xlabel} %{{x}}<br>%{{y:.3f}}<extra></extra>",
-        )
-    yaxis = {**ACCURACY_AXIS, "title": ylabel} if "accuracy" in ylabel else {"title": ylabel}
-    fig.update_layout(
-        title=title or f"{ylabel[:1].upper()}{ylabel[1:]} against {xlabel}",
-        xaxis={"title": xlabel, "type": "log" if log_x else "linear"},
-        yaxis=yaxis,
-    )
-    return fig
-
-
-def clocks_figure(
-    steps: Sequence[int] | Tensor,
-    stats: GenerationStats,
-    clocks: Clocks | None = None,
-    model: int | None = None,
-    labels: Sequence[str] | None = None,
-) -> go.Figure:
-    """The two clocks: the valid, memorized and novel-valid fractions of generated strings
-    against training step, one colour per model and one line style per quantity (valid solid,
-    memorized dashed, novel valid dotted).
-
-    With `clocks`, thin vertical lines in the model's colour mark tau_rule (solid) and tau_mem
-    (dashed) where they ring; for a single model (`model` given, or an ensemble of one) the
-    innovation window [tau_rule, tau_mem] is shaded. The step axis is logarithmic as in
-    `training_curves` (step 0 at x = 0.5, hovering shows the true step).
-
-    Args:
-        steps: the saved steps, `[S]` ascending (`interp.generation_curve`).
-        stats: `GenerationStats` with fields `[S, models]`.
-        clocks: `interp.measure_clocks(stats, steps)` (fields `[models]`), or None.
-        model: show only this model (default: all).
-        labels: a legend name per model, `[models]` (default "model <m>"), e.g. "N=64".
-
-    Returns:
-        A figure with, per model shown: the shaded window (one model only, when it is open
-        and not empty), three `go.Scatter` lines "<label>: valid", "<label>: memorized",
-        "<label>: novel valid" with S points each, then "<label>: tau_rule = <step>" and
-        "<label>: tau_mem = <step>" (two points each, from y = 0 to 1) when given and rung.
-
-    Example:
-        >>> steps, stats = interp.generation_curve("runs/parity_N")
-        >>> clocks_figure(steps, stats, interp.measure_clocks(stats, steps), model=0).show()
-    """
-    at = torch.as_tensor(steps).detach().cpu()
-    curves = {name: getattr(stats, name).detach().cpu() for name in CLOCK_CURVES}
-    for name, values in curves.items():
-        if at.dim() != 1 or values.dim() != 2 or values.shape[0] != len(at):
-            shape = tuple(values.shape)
-            raise ValueError(f"stats.{name} has shape {shape}; expected [{len(at)}, models]")
-    models = curves["valid"].shape[1]
-    names = [f"model {m}" for m in range(models)] if labels is None else list(labels)
-    if len(names) != models:
-        raise ValueError(f"labels has {len(names)} names; there are {models} models")
-    if clocks is not None and len(clocks.tau_rule) != models:
-        raise ValueError(f"clocks has {len(clocks.tau_rule)} models; stats has {models}")
-    if model is not None:
-        _check_model(model, models)
-    shown = range(models) if model is None else [model]
-    log_x = _log_steps(at)
-    x = _step_x(at, log_x)
-    fig = go.Figure()
-    for m in shown:
-        name, color = names[m], MODEL_COLORS[m % len(MODEL_COLORS)]
-        taus = {}
-        if clocks is not None:
-            taus = {"tau_rule": int(clocks.tau_rule[m]), "tau_mem": int(clocks.tau_mem[m])}
-        rule, mem = taus.get("tau_rule", -1), taus.get("tau_mem", -1)
-        if len(shown) == 1 and 0 <= rule < mem:
-            left, right = _step_x(torch.tensor([rule, mem]), log_x)
-            fig.add_scatter(
-                x=[left, right, right, left, left],
-                y=[0, 0, 1, 1, 0],
-                name=f"innovation window [{rule}, {mem}]",
-                mode="lines",
-                fill="toself",
-                fillcolor=color,
-                opacity=0.15,
-                line={"width": 0},
-                hoverinfo="name",
-            )
-        for field, (quantity, dash) in CLOCK_CURVES.items():
-            fig.add_scatter(
-                x=x,
-                y=curves[field][:, m].tolist(),
-                name=f"{name}: {quantity}",
-                mode="lines",
-                legendgroup=name,
-                line={"color": color, "dash": dash},
-                customdata=at.tolist(),
-                hovertemplate=f"{name}: {quantity}<br>step %{{customdata}}<br>%{{y:.3f}}"
-                "<extra></extra>",
-            )
-        for clock, dash in zip(taus, ("solid", "dash")):
-            if taus[clock] < 0:  # never rang
-                continue
-            position = _step_x(torch.tensor([taus[clock]]), log_x) * 2
-            fig.add_scatter(
-                x=position,
-                y=[0, 1],
-                name=f"{name}: {clock} = {taus[clock]}",
-                mode="lines",
-                legendgroup=name,
-                line={"color": color, "dash": dash, "width": 1},
-                hoverinfo="name",
-            )
-    title = "Two clocks: valid, memorized and novel generations"
-    if len(shown) == 1:
-        title += f", {names[shown[0]]}"
-    if clocks is not None:
-        title += (
-            f"<br><sup>tau_rule: valid >= {clocks.rule_threshold:.3g}, "
-            f"tau_mem: memorized >= {clocks.mem_threshold:.3g}</sup>"
-        )
-    fig.update_layout(
-        title=title,
-        xaxis={"title": "step", "type": "log" if log_x else "linear"},
-        yaxis={**ACCURACY_AXIS, "title": "fraction of generated strings"},
-    )
-    return fig
-
-
-def basin_radii(
-    x: Sequence[float] | Tensor,
-    train_radius: Tensor,
-    novel_radius: Tensor,
-    xlabel: str = "step",
-    title: str | None = None,
-    reference: tuple[float, float] | None = None,
-) -> go.Figure:
-    """Mean basin radius of training strings and of unseen rule-valid strings against a setting
-    (training step, or N across models), with a band of +- one standard deviation over the
-    targets when there are several (cut at 0). A memorizing model holds wide basins around its
-    training strings and none around unseen ones; a generalizing one gives both alike.
-
-    The x axis is logarithmic when its positive values span more than two decades, with 0 at
-    x = 0.5 as in `training_curves` (hovering shows the true value).
-
-    Args:
-        x: the setting, `[X]` ascending (e.g. the steps of `interp.basin_curve`).
-        train_radius: `[X]` or `[X, targets...]` basin radii of training strings.
-        novel_radius: `[X]` or `[X, targets...]` basin radii of unseen valid strings.
-        xlabel: the axis title.
-        title: figure title.
-        reference: mean radii (training, novel) under the empirical optimal denoiser
-            (`interp.empirical_basins`), drawn as dashed lines "<name>, optimal denoiser".
-
-    Returns:
-        A figure with `go.Scatter` traces "training strings" and "novel valid strings" (the
-        means, X points each), each followed by its band "<name> +- std" (a closed outline of
-        2 X points) when there are two or more targets, then the reference lines if given.
-
-    Example:
-        >>> steps, radii = interp.basin_curve("runs/parity_N")
-        >>> basin_radii(steps, radii["training"][:, 0], radii["novel"][:, 0]).show()
-    """
-    at = torch.as_tensor(x).detach().cpu()
-    groups = dict(zip(BASIN_GROUPS, (train_radius, novel_radius)))
-    log_x = _log_steps(at)
-    xs = _step_x(at, log_x)
-    fig = go.Figure()
-    for name, radius in groups.items():
-        radius = torch.as_tensor(radius).detach().cpu().double()
-        if at.dim() != 1 or radius.dim() < 1 or radius.shape[0] != len(at):
-            shape = tuple(radius.shape)
-            raise ValueError(f"{name} radii have shape {shape}; expected [{len(at)}, ...]")
-        radius = radius.reshape(len(at), -1)
-        mean = radius.mean(-1)
-        fig.add_scatter(
-            x=xs,
-            y=mean.tolist(),
-            name=name,
-            mode="lines+markers" if len(xs) <= 50 else "lines",
-            legendgroup=name,
-            line={"color": BASIN_GROUPS[name]},
-            customdata=at.tolist(),
-            hovertemplate=f"{name}<br>{xlabel} %{{customdata}}<br>mean radius %{{y:.3g}}"
-            "<extra></extra>",
-        )
-        if radius.shape[1] > 1:
-            spread = radius.std(-1, correction=0)
-            fig.add_scatter(
-                x=xs + xs[::-1],
-                y=(mean + spread).tolist() + (mean - spread).clamp_min(0).flip(0).tolist(),
-                name=f"{name} +- std",
-                mode="lines",
-                fill="toself",
-                fillcolor=BASIN_GROUPS[name],
-                opacity=0.2,
-                line={"width": 0},
-                legendgroup=name,
-                showlegend=False,
-                hoverinfo="skip",
-            )
-    for name, value in zip(BASIN_GROUPS, reference or ()):
-        fig.add_scatter(
-            x=[xs[0], xs[-1]],
-            y=[float(value)] * 2,
-            name=f"{name}, optimal denoiser",
-            mode="lines",
-            legendgroup=name,
-            line={"color": BASIN_GROUPS[name], "dash": "dash"},
-            hovertemplate=f"{name}, empirical optimal denoiser<br>radius %{{y:.3g}}<extra></extra>",
-        )
-    fig.update_layout(
-        title=title or f"Basin radius of training and unseen valid strings against {xlabel}",
-        xaxis={"title": xlabel, "type": "log" if log_x else "linear"},
-        yaxis={"title": "basin radius (starting sigma)", "rangemode": "tozero"},
-    )
-    return fig
-
-
-def tau_against(
-    x: Sequence[float],
-    taus: dict[str, Sequence[float] | Tensor],
-    xlabel: str,
-    ylabel: str = "step",
-    title: str | None = None,
-    log_x: bool | None = None,
-) -> go.Figure:
-    """Clocks against a setting: tau_mem against the dataset size N, tau_rule against the
-    rule's complexity (`lines`, with the clocks' conventions). A clock that never rang (-1) is
-    a gap in its curve.
-
-    Args:
-        x: the setting, `[X]` ascending.
-        taus: legend label -> the clock at each x, `[X]` each (e.g. `Clocks.tau_mem` of models
-            sorted by N), -1 where it never rang.
-        xlabel: the setting's name.
-        ylabel: the y axis.
-        title: figure title (default "Clocks against <xlabel>").
-        log_x: as in `lines`.
-
-    Returns:
-        A figure with one `go.Scatter` per clock, nan where it never rang.
-
-    Example:
-        >>> c = interp.measure_clocks(stats, steps)
-        >>> tau_against(run.task.N, {"tau_mem": c.tau_mem, "tau_rule": c.tau_rule}, "N").show()
-    """
-    curves = {
-        label: [float(v) if float(v) >= 0 else math.nan for v in values]
-        for label, values in taus.items()
-    }
-    fig = lines(x, curves, xlabel, ylabel, title or f"Clocks against {xlabel}", log_x)
-    fig.update_layout(yaxis_rangemode="tozero")  # tau_mem ~ N: a line through the origin
-    for trace in fig.data:
-        trace.hovertemplate = (
-            f"{trace.name}<br>{xlabel} %{{x}}<br>{ylabel} %{{y:.0f}}<extra></extra>"
-        )
-    return fig
-
-
-def write_figures(figures: dict[str, go.Figure], out: str | Path) -> list[Path]:
-    """Write each figure to `out/<name>.html`, creating `out` if needed.
-
-    The pages load plotly.js from one shared `out/plotly.min.js` (written once, when missing),
-    so a folder of figures works offline without a 4 MB copy of plotly.js in every page. A page
-    of the same name is overwritten.
-
-    Args:
-        figures: file stem -> figure; stems must be plain file names.
-        out: the folder.
-
-    Returns:
-        The paths of the HTML files, in the order of `figures`.
-
-    Example:
-        >>> write_figures({"ipr": ipr_histogram(spectrum)}, "figures")
-        [PosixPath('figures/ipr.html')]
-    """
-    out = Path(out)
-    for name in figures:
-        if not name or Path(name).name != name or name in (".", ".."):
-            raise ValueError(f"figure name {name!r} is not a plain file name")
-    out.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, fig in figures.items():
-        path = out / f"{name}.html"
-        fig.write_html(path, include_plotlyjs="directory", auto_open=False)
-        paths.append(path)
-    return paths

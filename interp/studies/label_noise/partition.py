@@ -29,10 +29,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from interp.extraction import prune
+from interp.core.metrics import Accuracies, evaluate, masked_mean
 from interp.fourier import extract_frequencies
-from interp.metrics import Accuracies, evaluate, masked_mean
 from interp.models.mlp import MLP
+from interp.studies.label_noise.extraction import prune
 from interp.tasks.modular import ModularTask
 
 __all__ = [

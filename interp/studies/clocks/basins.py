@@ -24,8 +24,9 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from interp.checkpoints import CheckpointError, Run, load_run
-from interp.diffusion import Denoiser, empirical_denoiser, heun_sample, sigma_schedule
+from interp.core.device import resolve_device
+from interp.core.runs import CheckpointError, Run, load_run
+from interp.diffusion import Denoiser, EmpiricalDenoiser, heun_sample, sigma_schedule
 from interp.tasks.rules import RuleTask, sample_valid, to_signal
 
 __all__ = [
@@ -89,7 +90,8 @@ def basin_returns(
         sigmas: `[K]` starting noise levels >= 0 (at 0 the start is the target itself).
         repeats: R noise draws per target and level.
         steps: sampler steps per start.
-        generator: source of the noise, on the targets' device.
+        generator: source of the noise (drawn on the generator's device, the CPU by default,
+            then moved to the targets': the same seed gives the same starts on any device).
         sigma_min, rho: the schedules (`sigma_schedule`).
 
     Returns:
@@ -107,10 +109,11 @@ def basin_returns(
     if repeats < 1:
         raise ValueError(f"repeats={repeats}: must be >= 1")
     n_targets, d = targets.shape[-2:]
-    k, sigmas = len(sigmas), sigmas.to(targets.dtype)
+    k, sigmas = len(sigmas), sigmas.to(targets.device, targets.dtype)
+    drawn_on = generator.device if generator is not None else targets.device
     noise = torch.randn(
-        (n_targets, k, repeats, d), generator=generator, device=targets.device, dtype=targets.dtype
-    )
+        (n_targets, k, repeats, d), generator=generator, device=drawn_on, dtype=targets.dtype
+    ).to(targets.device)
     start = targets[..., :, None, None, :] + sigmas[:, None, None] * noise  # [..., T, K, R, d]
     level = sigmas[:, None].expand(n_targets, k, repeats).reshape(-1)  # [T K R]
     schedule = sigma_schedule(steps, sigma_min, level, rho)  # [steps + 1, T K R]
@@ -218,11 +221,12 @@ def basin_curve(
     steps: Sequence[int] | None = None,
     level: float = 0.5,
     seed: int = 0,
+    device: str | torch.device = "auto",
 ) -> tuple[list[int], dict[str, Tensor]]:
     """Basin radii of each group of targets at every saved step of a diffusion run.
 
     Args:
-        run: a run folder or `Run` of a `DiT` trained by `interp.train_generative`.
+        run: a run folder or `Run` of a `DiT` trained on a rule task.
         targets: group name -> bits `[models, T, d]` (default `basin_targets(run.task)`:
             training strings and unseen valid ones).
         sigmas: the starting noise levels `[K]`.
@@ -230,17 +234,19 @@ def basin_curve(
         steps: saved steps to use (default: all).
         level: the return rate that counts as a basin.
         seed: the starting noise, the same at every step.
+        device: where the sampler runs ("auto": CUDA when present).
 
     Returns:
-        `(steps, radii)`: group name -> `[steps, models, T]` basin radius of every target.
+        `(steps, radii)`: group name -> `[steps, models, T]` basin radius of every target (CPU).
 
     Example:
         >>> steps, radii = basin_curve("runs/parity_N")
         >>> radii["training"].mean(-1), radii["novel"].mean(-1)      # [steps, models]
     """
     run = run if isinstance(run, Run) else load_run(run)
-    if run.config.get("model", {}).get("kind") != "dit":
-        raise CheckpointError(f"{run.path}: basins need a diffusion (dit) run")
+    if run.kind != "dit":
+        raise CheckpointError(f"{run.path}: basins need a diffusion (dit) run, not {run.kind!r}")
+    device = resolve_device(device)
     targets = basin_targets(run.task, seed=seed) if targets is None else targets
     steps = list(run.steps if steps is None else steps)
     unsaved = [s for s in steps if s not in run.steps]
@@ -248,8 +254,9 @@ def basin_curve(
         raise ValueError(f"step {unsaved[0]} is not saved in {run.path}; saved steps: {run.steps}")
     radii: dict[str, list[Tensor]] = {name: [] for name in targets}
     for step in tqdm(steps, desc="basins", unit="ckpt", leave=False):
-        for name, radius in _radii(run.model(step), targets, sigmas, repeats, level, seed).items():
-            radii[name].append(radius)
+        model = run.model(step, device=device)
+        for name, radius in _radii(model, targets, sigmas, repeats, level, seed).items():
+            radii[name].append(radius.cpu())
     return steps, {name: torch.stack(r) for name, r in radii.items()}
 
 
@@ -261,12 +268,15 @@ def _radii(
     level: float,
     seed: int,
 ) -> dict[str, Tensor]:
-    """Group name -> basin radius of each target, every group from the same noise (`seed`)."""
-    levels = torch.tensor(sigmas, dtype=torch.float32)
+    """Group name -> basin radius of each target, every group from the same noise (`seed`, drawn
+    on the CPU), on the denoiser's device."""
+    device = getattr(denoiser, "device", torch.device("cpu"))
+    levels = torch.tensor(sigmas, dtype=torch.float32, device=device)
     radii = {}
     for name, bits in targets.items():
         gen = torch.Generator().manual_seed(seed)
-        result = measure_basins(denoiser, to_signal(bits), levels, repeats, level, generator=gen)
+        signal = to_signal(bits.to(device))
+        result = measure_basins(denoiser, signal, levels, repeats, level, generator=gen)
         radii[name] = result.radius
     return radii
 
@@ -302,5 +312,5 @@ def empirical_basins(
     """
     targets = basin_targets(task, seed=seed) if targets is None else targets
     data = to_signal(task.data.cpu())  # [models, N_max, d]; padding rows masked out
-    denoiser = empirical_denoiser(data, mask=task.mask.cpu())
+    denoiser = EmpiricalDenoiser(data, mask=task.mask.cpu())
     return _radii(denoiser, targets, sigmas, repeats, level, seed)

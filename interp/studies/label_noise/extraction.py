@@ -27,30 +27,26 @@ Example:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
 import torch
 from torch import Tensor, nn
-from transformer_lens import HookedRootModule
-from transformer_lens.hook_points import HookPoint
 
-from interp.checkpoints import CheckpointError, Run, load_run
+from interp.core.device import resolve_device
+from interp.core.metrics import Accuracies, accuracies, evaluate
+from interp.core.runs import CheckpointError, Run, load_run
 from interp.fourier import extract_frequencies, project_onto_frequencies
-from interp.metrics import Accuracies, accuracies, evaluate
 from interp.models.mlp import MLP
-from interp.tasks.modular import OPS, ModularTask, group_order, pairs
+from interp.models.restricted import RestrictedLogits
+from interp.tasks.modular import OPS, ModularTask, group_order
 
 __all__ = [
     "EXTRACTION_METHODS",
     "extract",
     "compare_extraction",
     "extraction_curve",
-    "RestrictedLogits",
-    "RestrictedLogitsConfig",
     "symmetry_baseline",
     "prune",
 ]
@@ -140,6 +136,7 @@ def extraction_curve(
     run: Run | str | Path,
     methods: Sequence[str] = ("neuron",),
     steps: Sequence[int] | None = None,
+    device: str | torch.device = "auto",
 ) -> tuple[list[int], dict[str, Accuracies]]:
     """`compare_extraction` at every saved step of a run: when does the rule come out?
 
@@ -147,10 +144,11 @@ def extraction_curve(
         run: a run folder or `Run`.
         methods: extraction methods to run at each step.
         steps: saved steps to use (default: all of them).
+        device: where the analyses run ("auto": CUDA when present).
 
     Returns:
         `(steps, table)` with the keys of `compare_extraction`, each `Accuracies` with fields
-        `[steps, models]`.
+        `[steps, models]` (on the CPU).
 
     Example:
         >>> steps, curve = interp.extraction_curve("checkpoints/add_p97_noise080")
@@ -160,80 +158,15 @@ def extraction_curve(
     steps = list(run.steps if steps is None else steps)
     if not steps:
         raise CheckpointError(f"{run.path}: no saved steps to extract from")
-    rows = [compare_extraction(run.model(s), run.task, methods) for s in steps]
-    return steps, {name: Accuracies.stack([r[name] for r in rows]) for name in rows[0]}
-
-
-@dataclass(frozen=True)
-class RestrictedLogitsConfig:
-    """`p`, the task `op` whose result s = a op b the logits are functions of, and `models`."""
-
-    p: int
-    op: str
-    models: int = 1
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-class RestrictedLogits(HookedRootModule):
-    """Logits restricted to key-frequency functions of (s - c), s = a op b:
-
-        logits[m, (a, b), c] = sum_f cos_coef[m, f] cos(2 pi f (s - c) / p)
-                                    + sin_coef[m, f] sin(2 pi f (s - c) / p)
-
-    Parameters `cos_coef`, `sin_coef` `[models, F]` (zero off the key frequencies). Hook point:
-    `hook_logits` `[models, batch, p]`.
-    """
-
-    def __init__(
-        self,
-        cfg: RestrictedLogitsConfig,
-        device: torch.device | str = "cpu",
-        weights: dict[str, Tensor] | None = None,
-    ) -> None:
-        super().__init__()
-        self.cfg = cfg
-        n_freq = (cfg.p - 1) // 2
-        weights = weights or {}
-        for name in ("cos_coef", "sin_coef"):
-            value = weights.get(name, torch.zeros(cfg.models, n_freq))
-            if tuple(value.shape) != (cfg.models, n_freq):
-                raise ValueError(
-                    f"{name} has shape {tuple(value.shape)}; expected {(cfg.models, n_freq)}"
-                )
-            setattr(self, name, nn.Parameter(value.detach().clone().to(device)))
-        self.hook_logits = HookPoint()
-        self.setup()
-
-    @classmethod
-    @torch.no_grad()
-    def from_model(cls, model: MLP, op: str, key: Tensor) -> RestrictedLogits:
-        """Project the full logit table of `model` onto the key frequencies `key [models, F]`."""
-        p = model.cfg.p
-        inputs = pairs(p, op)
-        s = OPS[op](inputs[:, 0], inputs[:, 1], p).to(model.device)
-        logits = model(inputs.to(model.device))  # [models, N, p]
-        coeffs = torch.fft.rfft(logits.double(), dim=-1)[..., 1 : (p - 1) // 2 + 1]
-        f = torch.arange(1, (p - 1) // 2 + 1, device=model.device)
-        # sum_c L[c] e^{2 pi i f (s - c) / p} = rfft(L)[f] e^{2 pi i f s / p}; average over pairs.
-        rotated = coeffs * torch.exp(2j * math.pi * f * s[:, None] / p)
-        mean = rotated.mean(1) * 2 / p  # [models, F]
-        keep = key.to(model.device)
-        weights = {"cos_coef": (mean.real * keep).float(), "sin_coef": (mean.imag * keep).float()}
-        cfg = RestrictedLogitsConfig(p=p, op=op, models=model.cfg.models)
-        return cls(cfg, model.device, weights)
-
-    def forward(self, inputs: Tensor) -> Tensor:
-        """Logits `[models, batch, p]` for pairs `[batch, 2]`."""
-        p = self.cfg.p
-        s = OPS[self.cfg.op](inputs[:, 0].cpu(), inputs[:, 1].cpu(), p).to(inputs.device)
-        f = torch.arange(1, (p - 1) // 2 + 1, device=inputs.device)
-        c = torch.arange(p, device=inputs.device)
-        angle = 2 * math.pi * f[:, None, None] * (s[None, :, None] - c[None, None, :]) / p
-        logits = torch.einsum("mf,fbc->mbc", self.cos_coef, torch.cos(angle))
-        logits = logits + torch.einsum("mf,fbc->mbc", self.sin_coef, torch.sin(angle))
-        return self.hook_logits(logits)
+    unsaved = [s for s in steps if s not in run.steps]
+    if unsaved:  # before any work starts
+        raise ValueError(f"step {unsaved[0]} is not saved in {run.path}; saved steps: {run.steps}")
+    device = resolve_device(device)
+    task = run.task.to(device)
+    rows = [compare_extraction(run.model(s, device=device), task, methods) for s in steps]
+    return steps, {
+        name: Accuracies.stack([r[name] for r in rows]).to("cpu") for name in rows[0]
+    }
 
 
 def symmetry_baseline(

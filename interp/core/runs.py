@@ -9,10 +9,13 @@ Every file is written atomically (temporary file, fsync, rename), so an interrup
 leaves a half file behind, and nothing is pickled. Loading validates what it reads and names the
 file at fault.
 
+Model and task kinds come from `interp.core.registry`: storage imports no model, task or
+analysis module until a run asks for one.
+
 Example:
     >>> run = load_run("checkpoints/doshi_p97_noise035_wd0")
     >>> run.steps[-3:], run.task.noisy.shape           # [models, examples]
-    ([600, 800, 1000], torch.Size([1, 9409]))
+    ([400, 700, 1000], torch.Size([1, 9409]))
     >>> model = run.model()                             # the last step; run.model(200) for another
 """
 
@@ -33,12 +36,9 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
-from interp.tasks.modular import ModularConfig, ModularTask, make_task
-from interp.tasks.rules import RuleConfig, RuleTask, make_rule_task
+from interp.core.registry import model_class, task_class
 
-Task = ModularTask | RuleTask
-
-__all__ = ["Run", "CheckpointError", "load_run", "load", "save_model", "FORMAT_VERSION"]
+__all__ = ["Run", "CheckpointError", "load_run", "save_model", "FORMAT_VERSION", "parse_step_file"]
 
 FORMAT = "interp-run"
 FORMAT_VERSION = 1
@@ -46,7 +46,6 @@ CONFIG = "config.json"
 STATE = "state.safetensors"
 METRICS = "metrics.safetensors"
 STEP_FILE = re.compile(r"^step_(\d+)\.safetensors$")
-MASKS = ("train", "noisy", "train_labels")
 
 
 class CheckpointError(ValueError):
@@ -55,32 +54,6 @@ class CheckpointError(ValueError):
 
 def step_file(run: Path, step: int) -> Path:
     return run / f"step_{step:07d}.safetensors"
-
-
-def _model_kinds() -> dict[str, tuple[type, Callable[[dict, Any, dict], nn.Module]]]:
-    """Model kind -> (class, build(config dict, device, weights)); imported late: the models
-    need transformer-lens."""
-    from transformer_lens import TransformerBridge
-
-    from interp.extraction import RestrictedLogits, RestrictedLogitsConfig
-    from interp.models.dit import DiT, DiTConfig
-    from interp.models.gpt import GPTConfig, build_gpt
-    from interp.models.mlp import MLP, MLPConfig
-
-    def gpt(spec: dict, device: Any, weights: dict) -> nn.Module:
-        model = build_gpt(GPTConfig(**spec), device)
-        model.load_state_dict(weights)
-        return model
-
-    return {
-        "mlp": (MLP, lambda spec, device, w: MLP(MLPConfig(**spec), device, w)),
-        "restricted_logits": (
-            RestrictedLogits,
-            lambda spec, device, w: RestrictedLogits(RestrictedLogitsConfig(**spec), device, w),
-        ),
-        "dit": (DiT, lambda spec, device, w: DiT(DiTConfig(**spec), device, w)),
-        "gpt": (TransformerBridge, gpt),
-    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -143,20 +116,30 @@ def _check_version(path: Path, version: Any) -> None:
         )
 
 
-def model_kind(model: nn.Module) -> str:
-    for kind, (cls, _) in _model_kinds().items():
-        if type(model) is cls:
-            return kind
-    raise TypeError(f"cannot save a {type(model).__name__}: not an interp model")
-
-
-def check_new_folder(path: str | Path) -> None:
+def check_new_folder(path: str | Path, hint: str = "choose a new folder") -> None:
     """Raise `FileExistsError` unless `path` is absent or an empty folder (never overwrite)."""
     path = Path(path)
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
-        raise FileExistsError(
-            f"{path} exists and is not empty; choose a new folder (or resume the run there)"
-        )
+        raise FileExistsError(f"{path} exists and is not empty; {hint}")
+
+
+def remove_stale_temporaries(run: Path) -> list[Path]:
+    """Delete the `.NAME.PID.tmp` files an interrupted atomic write left in `run`."""
+    stale = [f for f in run.glob(".*.tmp") if f.is_file()]
+    for f in stale:
+        f.unlink()
+    return stale
+
+
+def discard_failed_start(run: Path) -> None:
+    """Remove a run folder that a failed start created, when it holds nothing but what that
+    start wrote (its config and at most the step-0 files): a retry then starts cleanly."""
+    names = {f.name for f in run.iterdir()}
+    ours = {CONFIG, METRICS, STATE, step_file(run, 0).name}
+    if names <= ours | {f.name for f in run.glob(".*.tmp")}:
+        for name in names:
+            (run / name).unlink()
+        run.rmdir()
 
 
 def new_run(path: str | Path, config: dict) -> Path:
@@ -176,36 +159,58 @@ def new_run(path: str | Path, config: dict) -> Path:
     return path
 
 
-def write_step(run: Path, step: int, model: nn.Module, task: Task | None) -> Path:
+def write_step(run: Path, step: int, model: nn.Module, task: Any | None) -> Path:
     """Save the model weights after `step` updates, with the task's tensors when there is a task
     (a modular task's split and noisy labels, a rule task's training strings)."""
-    tensors = dict(model.state_dict())
-    if isinstance(task, ModularTask):
-        tensors |= {
-            "task.train": task.train,
-            "task.noisy": task.noisy,
-            "task.train_labels": task.train_labels.int(),
-        }
-    elif task is not None:
-        tensors |= {"task.data": task.data.to(torch.uint8), "task.mask": task.mask}
+    tensors = dict(model.weights())
+    if task is not None:
+        tensors |= {f"task.{k}": v for k, v in task.stored().items()}
     path = step_file(run, step)
     write_tensors(path, tensors, {"step": str(step)})
     return path
 
 
-def save_model(model: nn.Module, path: str | Path, task: ModularTask | None = None) -> Path:
-    """Save a single model (trained, extracted, ...) as a run of one step that `load` reads back.
+def model_entry(model: nn.Module) -> dict:
+    """The `model` entry of config.json: the registered kind and the config."""
+    kind = getattr(model, "kind", None)
+    if kind is None or not hasattr(model, "cfg"):
+        raise TypeError(f"cannot save a {type(model).__name__}: not an interp model")
+    model_class(kind)  # registered
+    return {"kind": kind, **model.cfg.to_dict()}
+
+
+def task_entry(task: Any) -> dict:
+    """The `task` entry of config.json: the registered kind and the config."""
+    task_class(task.kind)
+    return {"kind": task.kind, **task.config.to_dict()}
+
+
+def check_pair(model: nn.Module, task: Any) -> None:
+    """Raise `ValueError` unless `model` can be evaluated on `task`: the same number of models
+    and, where both have one, the same p or the same string length d."""
+    models = getattr(getattr(model, "cfg", None), "models", None)
+    if models is not None and models != task.models:
+        raise ValueError(f"the model has {models} models but the task has {task.models}")
+    for size in ("p", "d"):
+        mine, theirs = getattr(model.cfg, size, None), getattr(task, size, None)
+        if mine is not None and theirs is not None and mine != theirs:
+            raise ValueError(f"the model has {size}={mine} but the task has {size}={theirs}")
+    expected = getattr(model, "task_kind", None)
+    if expected is not None and task.kind != expected:
+        raise ValueError(f"a {model.kind} model takes a {expected!r} task, not {task.kind!r}")
+
+
+def save_model(model: nn.Module, path: str | Path, task: Any | None = None) -> Path:
+    """Save one model (trained, extracted, ...) as a run of one step that `load_run` reads back.
 
     Example:
         >>> save_model(interp.extract(model), "runs/extracted", task)
-        >>> interp.load("runs/extracted")
+        >>> interp.load_run("runs/extracted").model()
     """
-    kind = model_kind(model)
-    if kind == "gpt":  # a bridge does not carry its GPTConfig
-        raise TypeError("save a GPT by training it into a run (interp.train_generative(out=...))")
-    config = {"model": {"kind": kind, **model.cfg.to_dict()}}
+    config: dict[str, Any] = {"model": model_entry(model)}
     if task is not None:
-        config["task"] = {"kind": "modular", **task.config.to_dict()}
+        check_pair(model, task)
+        config["task"] = task_entry(task)
     run = new_run(path, config)
     write_step(run, 0, model, task)
     return run
@@ -241,6 +246,11 @@ class Run:
             raise ValueError(f"step {step} is not saved in {self.path}; saved steps: {self.steps}")
         return step
 
+    @property
+    def kind(self) -> str:
+        """The model kind stored in config.json."""
+        return self.config["model"]["kind"]
+
     def tensors(self, step: int | None = None) -> dict[str, Tensor]:
         """All tensors of one step file (model weights and `task.*` masks)."""
         return read_tensors(step_file(self.path, self._step(step)))[0]
@@ -250,59 +260,40 @@ class Run:
         path = step_file(self.path, self._step(step))
         tensors, _ = read_tensors(path)
         spec = dict(self.config["model"])
-        kind = spec.pop("kind", "mlp")
-        kinds = _model_kinds()
-        if kind not in kinds:
-            raise CheckpointError(f"{self.path / CONFIG}: unknown model kind {kind!r}")
-        _, build = kinds[kind]
+        cls = model_class(spec.pop("kind"))
         weights = {k: v for k, v in tensors.items() if not k.startswith("task.")}
         try:
-            model = build(spec, device, weights)
+            cfg = cls.config_class.from_dict(spec)
+        except ValueError as e:
+            raise CheckpointError(f"{self.path / CONFIG}: {e}") from None
+        try:
+            model = cls(cfg, device, weights)
         except (ValueError, KeyError, TypeError, RuntimeError) as e:
-            raise CheckpointError(f"{path}: tensors do not match {CONFIG} ({e})") from None
+            raise CheckpointError(f"{path}: {e}") from None
         return model.eval()
 
     @cached_property
-    def task(self) -> Task:
-        """The task the run trained on: a modular task with its exact split and noisy labels,
-        or a rule task with its training strings (from its files)."""
+    def task(self) -> Any:
+        """The task the run trained on, regenerated from config.json and checked against the
+        tensors the last step file stored (a modular task's split, noise and labels; a rule
+        task's training strings)."""
         if "task" not in self.config:
             raise CheckpointError(f"{self.path / CONFIG}: this run has no task")
-        kind = self.config["task"].get("kind", "modular")
-        spec = {k: v for k, v in self.config["task"].items() if k != "kind"}
-        if kind not in ("modular", "rules"):
-            raise CheckpointError(f"{self.path / CONFIG}: unknown task kind {kind!r}")
+        spec = self.config["task"]
+        if not isinstance(spec, dict) or "kind" not in spec:
+            raise CheckpointError(f"{self.path / CONFIG}: the task entry has no 'kind'")
         try:
-            if kind == "rules":
-                return self._rule_task(make_rule_task(RuleConfig.from_dict(spec)))
-            task = make_task(ModularConfig.from_dict(spec))
-        except (ValueError, TypeError) as e:
+            cls = task_class(spec["kind"])
+            config = cls.config_class.from_dict({k: v for k, v in spec.items() if k != "kind"})
+            task = cls.from_config(config)
+        except ValueError as e:
             raise CheckpointError(f"{self.path / CONFIG}: bad task config ({e})") from None
         path = step_file(self.path, self._step(None))
-        stored = read_tensors(path)[0]
-        masks = {}
-        for name in MASKS:
-            key = f"task.{name}"
-            expected = getattr(task, name).shape
-            if key not in stored or stored[key].shape != expected:
-                got = tuple(stored[key].shape) if key in stored else "missing"
-                raise CheckpointError(f"{path}: {key} is {got}; {CONFIG} expects {tuple(expected)}")
-            masks[name] = stored[key]
-        return ModularTask(
-            task.config,
-            task.inputs,
-            task.labels,
-            masks["train"].bool(),
-            masks["noisy"].bool(),
-            masks["train_labels"].long(),
-        )
-
-    def _rule_task(self, task: RuleTask) -> RuleTask:
-        """`task` regenerated from the config, checked against the strings the run stored."""
-        path = step_file(self.path, self._step(None))
-        stored = read_tensors(path)[0]
-        if "task.data" not in stored or not torch.equal(stored["task.data"].long(), task.data):
-            raise CheckpointError(f"{path}: task.data does not match the task in {CONFIG}")
+        stored = {k[5:]: v for k, v in read_tensors(path)[0].items() if k.startswith("task.")}
+        try:
+            task.check_stored(stored, str(path))
+        except ValueError as e:
+            raise CheckpointError(str(e)) from None
         return task
 
     @cached_property
@@ -333,23 +324,27 @@ def load_run(path: str | Path) -> Run:
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise CheckpointError(f"{config_path}: not an interp run config (no '{FORMAT}' format)")
     _check_version(config_path, config.get("format_version"))
-    if "model" not in config:
-        raise CheckpointError(f"{config_path}: no model config")
+    model = config.get("model")
+    if not isinstance(model, dict) or "kind" not in model:
+        raise CheckpointError(f"{config_path}: no model entry with a 'kind'")
+    try:
+        model_class(model["kind"])
+    except ValueError as e:
+        raise CheckpointError(f"{config_path}: {e}") from None
     steps = sorted(
         int(m.group(1)) for f in path.iterdir() if (m := STEP_FILE.match(f.name)) is not None
     )
     return Run(path, config, steps)
 
 
-def load(
-    path: str | Path, step: int | None = None, device: str | torch.device = "cpu"
-) -> nn.Module:
-    """The model of a run folder or step file (default: the step file given, else the last step).
+def parse_step_file(path: str | Path) -> tuple[Path, int | None]:
+    """`(run folder, step)` of a step file, `(path, None)` of anything else.
 
     Example:
-        >>> model = interp.load("checkpoints/doshi_p97_noise035_wd0")
+        >>> parse_step_file("runs/a/step_0000005.safetensors")
+        (PosixPath('runs/a'), 5)
     """
     path = Path(path)
-    if step is None and path.is_file() and (m := STEP_FILE.match(path.name)):
-        step = int(m.group(1))
-    return load_run(path).model(step, device=device)
+    if (m := STEP_FILE.match(path.name)) is not None:
+        return path.parent, int(m.group(1))
+    return path, None

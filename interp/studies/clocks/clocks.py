@@ -21,11 +21,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
+from typing import Any
 
 import torch
 from torch import Tensor
 
-from interp.metrics import first_step
+from interp.core.metrics import first_step
 
 __all__ = [
     "GenerationStats",
@@ -34,6 +35,7 @@ __all__ = [
     "Clocks",
     "measure_clocks",
     "threshold_above_chance",
+    "clocks_by_n",
     "memorization_ratio",
     "is_memorized_continuous",
 ]
@@ -322,3 +324,27 @@ def is_memorized_continuous(
         tensor([True])
     """
     return memorization_ratio(samples, training) < threshold
+
+
+def clocks_by_n(clocks: Clocks, task: Any) -> tuple[list[int], dict[str, list[int]]]:
+    """Both clocks against N, one curve per seed: `(sizes, {"tau_mem[, seed s]": [tau per
+    size], "tau_rule[, seed s]": ...})`, -1 where a seed has no model of that N or the clock
+    never rang.
+
+    Example:
+        >>> task = interp.rule_task("parity", d=8, N=[8, 16], seed=0)
+        >>> tau_rule, tau_mem = torch.tensor([5, 5]), torch.tensor([40, 90])
+        >>> c = Clocks(tau_rule, tau_mem, tau_mem - tau_rule, 0.9, 0.5)
+        >>> clocks_by_n(c, task)
+        ([8, 16], {'tau_mem': [40, 90], 'tau_rule': [5, 5]})
+    """
+    seeds = list(task.config.seed)
+    sizes = sorted(set(task.N))
+    taus: dict[str, list[int]] = {}
+    for seed in sorted(set(seeds)):
+        named = "" if len(set(seeds)) == 1 else f", seed {seed}"
+        model_of = {n: m for m, (n, s) in enumerate(zip(task.N, seeds)) if s == seed}
+        for clock in ("tau_mem", "tau_rule"):
+            tau = getattr(clocks, clock).tolist()
+            taus[clock + named] = [tau[model_of[n]] if n in model_of else -1 for n in sizes]
+    return sizes, taus

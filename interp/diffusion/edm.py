@@ -9,8 +9,8 @@ dx/dsigma = (x - D(x, sigma)) / sigma from a noise level sigma_max down to 0.
 
 Example:
     >>> data = torch.randint(0, 2, (8, 12)).float() - 0.5       # N=8 training strings, d=12
-    >>> D = empirical_denoiser(data)                            # the optimum of the loss
-    >>> x0 = generate(D, (64, 12), generator=torch.Generator().manual_seed(0))
+    >>> D = EmpiricalDenoiser(data)                             # the optimum of the loss
+    >>> x0 = sample(D, (64, 12), generator=torch.Generator().manual_seed(0))
     >>> ((x0 > 0)[:, None] == (data > 0)).all(-1).any(-1).all()  # every sample is a copy
     tensor(True)
 """
@@ -34,9 +34,8 @@ __all__ = [
     "sigma_schedule",
     "heun_sample",
     "stochastic_sample",
-    "generate",
+    "sample",
     "EmpiricalDenoiser",
-    "empirical_denoiser",
 ]
 
 # Standard deviation of the clean signal: bits mapped to {-0.5, +0.5}.
@@ -249,7 +248,7 @@ def heun_sample(denoiser: Denoiser, x: Tensor, sigmas: Tensor) -> Tensor:
         `[..., batch, d]` the samples at sigma = 0 (2 steps - 1 denoiser calls).
 
     Example:
-        >>> D = empirical_denoiser(torch.tensor([[0.5, -0.5]]))          # one training point
+        >>> D = EmpiricalDenoiser(torch.tensor([[0.5, -0.5]]))          # one training point
         >>> heun_sample(D, 80 * torch.randn(3, 2), sigma_schedule(18))   # every start -> it
         tensor([[ 0.5000, -0.5000],
                 [ 0.5000, -0.5000],
@@ -323,7 +322,7 @@ def stochastic_sample(
     return x
 
 
-def generate(
+def sample(
     denoiser: Denoiser,
     shape: tuple[int, ...],
     steps: int = 18,
@@ -343,15 +342,18 @@ def generate(
         generator: source of randomness (the start, and the churn when `stochastic`).
         stochastic: use `stochastic_sample` (default settings) instead of `heun_sample`.
         sigma_min, sigma_max, rho: the schedule (`sigma_schedule`).
-        device: where to sample (default: the generator's device, else the CPU).
+        device: where to sample (default: the denoiser's device when it has one, else the
+            generator's, else the CPU); `generator` must live there.
 
     Returns:
         `shape` float: the samples, signals near {-0.5, +0.5}; `x > 0` gives the bits.
 
     Example:
-        >>> x0 = generate(model, (model.cfg.models, 256, 16), generator=g)   # a DiT ensemble
+        >>> x0 = sample(model, (model.cfg.models, 256, 16), generator=g)   # a DiT ensemble
         >>> bits = x0 > 0
     """
+    if device is None:
+        device = getattr(denoiser, "device", None)
     if device is None and generator is not None:
         device = generator.device
     sigmas = sigma_schedule(steps, sigma_min, sigma_max, rho, device=device)
@@ -415,6 +417,11 @@ class EmpiricalDenoiser:
         """The number of per-model datasets, None when the data is shared."""
         return self.data.shape[0] if self.data.dim() == 3 else None
 
+    @property
+    def device(self) -> torch.device:
+        """Where the data lives: where `sample` and the basins draw and run."""
+        return self.data.device
+
     def to(self, device: torch.device | str) -> EmpiricalDenoiser:
         """The same denoiser with its data (and mask) on `device`."""
         mask = None if self.mask is None else self.mask.to(device)
@@ -464,16 +471,3 @@ class EmpiricalDenoiser:
             acc = acc * rescale + weights @ part
             nearest = new_nearest
         return acc / total
-
-
-def empirical_denoiser(
-    data: Tensor, mask: Tensor | None = None, max_elements: int = 2**24
-) -> EmpiricalDenoiser:
-    """The optimal (memorizing) denoiser of `data` `[N, d]` or `[models, N, d]`; see
-    `EmpiricalDenoiser`.
-
-    Example:
-        >>> D = empirical_denoiser(task_signals, mask=train_mask)   # [models, N, d], [models, N]
-        >>> x0 = generate(D, (models, 256, d))                      # all copies of training rows
-    """
-    return EmpiricalDenoiser(data, mask, max_elements)

@@ -39,6 +39,9 @@ class Accuracies:
     train_noisy: Tensor
     test: Tensor
 
+    def to(self, device: torch.device | str) -> Accuracies:
+        return type(self)(*(getattr(self, f.name).to(device) for f in fields(self)))
+
     def to_dict(self) -> dict[str, list[float]]:
         return {f.name: getattr(self, f.name).tolist() for f in fields(self)}
 
@@ -126,10 +129,10 @@ def evaluate(
     Returns:
         `Accuracies` with fields `[models]`.
     """
-    models = model.cfg.models
-    if models != task.models:
-        raise ValueError(f"model has {models} models but the task has {task.models}")
+    from interp.core.runs import check_pair
+
+    check_pair(model, task)
     device = next(model.parameters()).device
-    inputs = task.inputs.to(device)
-    logits = torch.cat([model(chunk) for chunk in inputs.split(batch_size)], dim=1)
+    task = task.to(device)
+    logits = torch.cat([model(chunk) for chunk in task.inputs.split(batch_size)], dim=1)
     return accuracies(logits.argmax(-1), task, test)

@@ -33,14 +33,17 @@ import torch
 from torch import Tensor
 
 import probes
-from interp import plots
-from interp.checkpoints import Run, load_run
-from interp.extraction import compare_extraction, extraction_curve
-from interp.fourier import Spectrum, extract_frequencies, logit_circuit
-from interp.hooks import cache_activations
-from interp.metrics import Accuracies
+from interp.core.device import resolve_device
+from interp.core.hooks import cache_activations
+from interp.core.metrics import Accuracies
+from interp.core.runs import Run, load_run
+from interp.figures import lines
+from interp.fourier import Spectrum, extract_frequencies
 from interp.models.mlp import MLP
-from interp.partition import (
+from interp.studies.label_noise import plots
+from interp.studies.label_noise.circuit import logit_circuit
+from interp.studies.label_noise.extraction import compare_extraction, extraction_curve
+from interp.studies.label_noise.partition import (
     IPR_KEEP,
     KEPT_FRACTIONS,
     PARTITION_METHODS,
@@ -119,7 +122,12 @@ class Report:
         return page
 
 
-def build_report(run: Run | str | Path, model: int = 0, probe_steps: int = PROBE_STEPS) -> Report:
+def build_report(
+    run: Run | str | Path,
+    model: int = 0,
+    probe_steps: int = PROBE_STEPS,
+    device: str | torch.device = "auto",
+) -> Report:
     """Analyse one model of a run at its last saved step, for `Report.write`.
 
     Args:
@@ -127,6 +135,7 @@ def build_report(run: Run | str | Path, model: int = 0, probe_steps: int = PROBE
         model: which model of the ensemble.
         probe_steps: how many saved steps (spread over training, the last included) the rule
             probe reads.
+        device: where the analyses run ("auto": CUDA when present).
 
     Returns:
         A `Report` whose sections hold every figure (ids: training, extraction, spectrum,
@@ -145,21 +154,23 @@ def build_report(run: Run | str | Path, model: int = 0, probe_steps: int = PROBE
         raise ValueError(f"probe_steps={probe_steps} must be >= 1")
     if not run.metrics:
         raise ValueError(f"{run.path} has no logged metrics; the report needs a trained run")
-    net = run.model()
-    if not isinstance(net, MLP):
-        kind = run.config["model"].get("kind")
-        raise ValueError(f"{run.path} holds a {kind!r} model; the report needs an MLP run")
+    if run.kind != "mlp":
+        raise ValueError(f"{run.path} holds a {run.kind!r} model; the report needs an MLP run")
+    device = resolve_device(device)
+    net = run.model(device=device)
     net, task = net.select([model]), run.task.select([model])
     at = f"model {model}, step {run.steps[-1]}"
 
     table = compare_extraction(net, task)
-    steps, curve = extraction_curve(run)  # every saved step, every model
-    spectrum = extract_frequencies(net)
+    steps, curve = extraction_curve(run, device=device)  # every saved step, every model
+    spectrum = extract_frequencies(net, op=task.config.op)
     sections = [
         *_training_sections(run, model, steps, curve, table),
         *_fourier_sections(net, task, spectrum, at),
         *_partition_sections(net, task, run.config["train"]["loss"], at),
-        *_probe_sections(run, model, spectrum, steps, curve["raw"].test[:, model], probe_steps),
+        *_probe_sections(
+            run, model, spectrum, steps, curve["raw"].test[:, model], probe_steps, device
+        ),
     ]
     return Report(run, model, table, sections)
 
@@ -170,8 +181,10 @@ def write_report(
     model: int = 0,
     probe_steps: int = PROBE_STEPS,
     png: bool = True,
+    device: str | torch.device = "auto",
 ) -> Path:
-    """`build_report(run, model, probe_steps).write(out, png)`: the report page of one model.
+    """`build_report(run, model, probe_steps, device).write(out, png)`: the report page of one
+    model.
 
     Args:
         run: a run folder or `Run` of `MLP`s with logged metrics.
@@ -180,6 +193,7 @@ def write_report(
         model: which model of the ensemble.
         probe_steps: saved steps the rule probe reads.
         png: also write PNGs when kaleido and a browser are there (see `Report.write`).
+        device: where the analyses run ("auto": CUDA when present).
 
     Returns:
         The path of `report.html`.
@@ -190,7 +204,7 @@ def write_report(
     """
     if Path(out).exists() and not Path(out).is_dir():  # fail before the analyses run
         raise ValueError(f"out={out} is a file; the report needs a folder")
-    return build_report(run, model, probe_steps).write(out, png)
+    return build_report(run, model, probe_steps, device).write(out, png)
 
 
 def png_browser() -> Path | str:
@@ -335,7 +349,7 @@ def _partition_sections(net: MLP, task: ModularTask, loss: str, at: str) -> list
         kept[f"{method}: test"] = curve.test[:, 0].tolist()
         if task.noisy.any():
             kept[f"{method}: train noisy"] = curve.train_noisy[:, 0].tolist()
-    figure = plots.lines(
+    figure = lines(
         KEPT_FRACTIONS,
         kept,
         xlabel="kept fraction of neurons (highest scores first)",
@@ -363,6 +377,7 @@ def _probe_sections(
     steps: list[int],
     network_test: Tensor,
     probe_steps: int,
+    device: torch.device,
 ) -> list[Section]:
     """Probes of one model's hidden activations: the frequency probe at the last step and the
     rule probe at `probe_steps` saved steps beside `network_test` `[steps]`."""
@@ -370,7 +385,7 @@ def _probe_sections(
     labels, train = task.labels.numpy(), task.train[0].numpy()
 
     def features(step: int) -> np.ndarray:
-        net = run.model(step).select([model])
+        net = run.model(step, device=device).select([model])
         return cache_activations(net, task, "hook_post")["hook_post"][0].cpu().numpy()
 
     last = steps[-1]
@@ -401,7 +416,7 @@ def _probe_sections(
             f"at {len(chosen)} saved steps, beside the network's own test accuracy: where the "
             "probe is above the network, the rule is readable inside a network whose output "
             "does not use it.",
-            plots.lines(
+            lines(
                 chosen,
                 {"rule probe (held-out)": rule, "network test": network},
                 xlabel="step",

@@ -1,0 +1,297 @@
+"""Objectives: what each model kind trains on, behind one small interface for the one loop.
+
+An objective is built for a model, a task and a `TrainConfig` (`objective_for`), checks that they
+fit together before anything is written, and then answers three questions for any step:
+
+    loss(forward, rows, step) -> [models in rows]   each model's mean loss on its own batch
+    metrics(model, step)      -> {name: [models]}   what to log at a logged step
+    chunk                     -> models per forward/backward (a CPU runs cache-sized chunks)
+
+`forward` is the model or a functional view of a slice of its models. Every random draw (the
+minibatch, a diffusion's noise levels and noise) comes from (model seed, step) alone, on the
+CPU, so an ensemble trains as its models alone, a resumed run ends where an uninterrupted one
+would, and the same seed gives the same batches on every device.
+
+Kinds: "classification" (an MLP on a modular task: MSE or cross-entropy, full batch or
+minibatches, accuracies on the whole table), "denoising" (a DiT on rule strings: EDM's loss),
+"next_token" (a GPT on rule strings: next-bit cross-entropy). A new model kind registers its own
+with `register_objective`.
+
+Example:
+    >>> task = interp.modular_task(p=7, seed=[0, 1])
+    >>> model = interp.MLP(interp.MLPConfig(p=7, width=8, models=2))
+    >>> objective = objective_for(model, task, interp.TrainConfig(), torch.device("cpu"))
+    >>> objective.loss(model, slice(0, 2), step=0).shape
+    torch.Size([2])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from interp.core.metrics import accuracies, masked_mean
+
+__all__ = [
+    "Objective",
+    "Classification",
+    "Denoising",
+    "NextToken",
+    "objective_for",
+    "register_objective",
+    "LOSSES",
+    "CPU_CHUNK_ELEMENTS",
+]
+
+# On a CPU the ensemble's forward/backward runs a few models at a time, so that one chunk's
+# hidden activations [chunk, batch, neurons] stay near this many elements: cache-sized chunks
+# run about twice as fast per model as the whole ensemble at once (benchmarks/ensemble_speed.py).
+# A GPU takes the whole ensemble in one call.
+CPU_CHUNK_ELEMENTS = 5_000_000
+
+
+class Objective(Protocol):
+    """What the training loop needs of a model kind (see the module docstring)."""
+
+    losses: tuple[str, ...]  # the `TrainConfig.loss` values it accepts
+    chunk: int
+
+    def loss(self, forward: Callable[..., Tensor], rows: slice, step: int) -> Tensor: ...
+
+    def metrics(self, model: nn.Module, step: int) -> dict[str, Tensor]: ...
+
+
+def _generators(seeds: Sequence[int], step: int) -> list[torch.Generator]:
+    """One CPU generator per model, seeded from (model seed, step): the step's randomness."""
+    return [torch.Generator().manual_seed(s * 1_000_003 + step) for s in seeds]
+
+
+def _padded_rows(train: Tensor) -> tuple[Tensor, Tensor]:
+    """Each model's training rows as `[models, n_max]` indices and a `[models, n_max]` weight
+    that averages over its own rows (zero on padding when the sets differ in size)."""
+    counts = train.sum(1)
+    n_max = int(counts.max())
+    order = torch.argsort((~train).int(), dim=1, stable=True)[:, :n_max]
+    valid = torch.arange(n_max, device=counts.device)[None] < counts[:, None]
+    return order, valid / counts[:, None]
+
+
+def _check_batch(batch_size: int | None, smallest: int) -> None:
+    if batch_size is not None and batch_size > smallest:
+        raise ValueError(f"batch_size={batch_size} exceeds the smallest training set ({smallest})")
+
+
+# ---------------------------------------------------------------------------------------------
+# classification: an MLP (or any logits ensemble) on a modular task
+
+
+def _class_loss(logits: Tensor, targets: Tensor, kind: str) -> Tensor:
+    """Per-example loss `[models, batch]` from logits `[models, batch, p]` and targets."""
+    if kind == "mse":
+        one_hot = F.one_hot(targets, logits.shape[-1]).to(logits.dtype)
+        return ((logits - one_hot) ** 2).mean(-1)
+    return F.cross_entropy(logits.transpose(1, 2), targets, reduction="none")
+
+
+class _Epochs:
+    """Minibatches of each model's training set: a fresh permutation per model per epoch, drawn
+    from (model seed, epoch) alone, so a resumed run sees the same batches."""
+
+    def __init__(self, train: Tensor, seeds: Sequence[int], batch_size: int) -> None:
+        self.train = [torch.nonzero(row).flatten() for row in train.cpu()]
+        self.seeds, self.size = list(seeds), batch_size
+        self.epoch: list[int] = [-1] * len(seeds)
+        self.perm: list[Tensor] = [torch.empty(0)] * len(seeds)
+
+    def __call__(self, step: int) -> Tensor:
+        rows = []
+        for m, idx in enumerate(self.train):
+            per_epoch = len(idx) // self.size
+            epoch, i = divmod(step, per_epoch)
+            if self.epoch[m] != epoch:
+                gen = torch.Generator().manual_seed(self.seeds[m] * 1_000_003 + epoch)
+                self.perm[m], self.epoch[m] = idx[torch.randperm(len(idx), generator=gen)], epoch
+            rows.append(self.perm[m][i * self.size : (i + 1) * self.size])
+        return torch.stack(rows)
+
+
+class Classification:
+    """Each model's mean MSE (on one-hot targets) or cross-entropy on its own training pairs,
+    with its own (possibly noisy) labels; logs train/test loss and train-clean, train-noisy and
+    test accuracy on the whole table."""
+
+    losses = ("mse", "ce")
+    metric_names = ("train_loss", "test_loss", "train_clean_acc", "train_noisy_acc", "test_acc")
+
+    def __init__(self, model: nn.Module, task: Any, cfg: Any, device: torch.device) -> None:
+        self.task, self.kind, self.batch_size = task.to(device), cfg.loss, cfg.batch_size
+        _check_batch(cfg.batch_size, int(task.train.sum(1).min()))
+        width = getattr(model.cfg, "width", task.p)
+        models = model.cfg.models
+        if cfg.batch_size is None:
+            idx, self.weight = _padded_rows(self.task.train)
+            self.inputs = self.task.inputs[idx]
+            self.targets = torch.gather(self.task.train_labels, 1, idx)
+            batch = idx.shape[1]
+        else:
+            self.epochs = _Epochs(self.task.train, model.cfg.seed, cfg.batch_size)
+            self.weight = torch.full((models, cfg.batch_size), 1 / cfg.batch_size, device=device)
+            batch = cfg.batch_size
+        cpu = device.type == "cpu"
+        self.chunk = max(1, CPU_CHUNK_ELEMENTS // (batch * width)) if cpu else models
+        self.log_chunk = max(1, CPU_CHUNK_ELEMENTS // (len(task.labels) * width)) if cpu else models
+
+    def loss(self, forward: Callable[..., Tensor], rows: slice, step: int) -> Tensor:
+        if self.batch_size is None:
+            inputs, targets = self.inputs[rows], self.targets[rows]
+        else:
+            idx = self.epochs(step)[rows].to(self.weight.device)
+            inputs = self.task.inputs[idx]  # [models, batch, 2]
+            targets = torch.gather(self.task.train_labels[rows], 1, idx)
+        per_example = _class_loss(forward(inputs), targets, self.kind)
+        return (per_example * self.weight[rows]).sum(1)
+
+    @torch.no_grad()
+    def metrics(self, model: nn.Module, step: int) -> dict[str, Tensor]:
+        params = dict(model.named_parameters())
+        models = model.cfg.models
+        logits = torch.cat(
+            [
+                torch.func.functional_call(
+                    model, {k: v[i : i + self.log_chunk] for k, v in params.items()},
+                    (self.task.inputs,),
+                )
+                for i in range(0, models, self.log_chunk)
+            ]
+        )
+        task = self.task
+        per_example = _class_loss(logits, task.train_labels, self.kind)
+        acc = accuracies(logits.argmax(-1), task)
+        test_loss = _class_loss(logits, task.labels.expand_as(task.train_labels), self.kind)
+        return {
+            "train_loss": masked_mean(per_example, task.train),
+            "test_loss": masked_mean(test_loss, task.test),
+            "train_clean_acc": acc.train_clean,
+            "train_noisy_acc": acc.train_noisy,
+            "test_acc": acc.test,
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# generative: strings of a rule task, for a diffusion model or a next-token model
+
+
+class _Strings:
+    """Each step's training strings per model: `batch_size` drawn with replacement from the
+    model's own set, or (batch_size None) the whole set every step."""
+
+    def __init__(self, model: nn.Module, task: Any, cfg: Any, device: torch.device) -> None:
+        self.task, self.batch_size, self.seeds = task.to(device), cfg.batch_size, model.cfg.seed
+        self.counts = task.mask.sum(1).cpu()  # drawn with replacement: any batch size works
+        self.chunk = model.cfg.models
+
+    def draw(self, rows: slice, step: int) -> tuple[list[torch.Generator], Tensor, Tensor]:
+        """`(generators, bits [models, batch, d], weight [models, batch])` of the models `rows`;
+        the generators go on to draw that step's noise."""
+        seeds = self.seeds[rows]
+        gens = _generators(seeds, step)
+        task, device = self.task, self.task.data.device
+        if self.batch_size is None:
+            bits = task.data[rows]
+            mask = task.mask[rows].to(bits.dtype if bits.is_floating_point() else torch.float32)
+            return gens, bits, mask / mask.sum(1, keepdim=True)
+        n = self.counts[rows]
+        picks = torch.stack(
+            [torch.randint(int(n[m]), (self.batch_size,), generator=g) for m, g in enumerate(gens)]
+        )
+        bits = torch.gather(task.data[rows], 1, picks.to(device)[..., None].expand(-1, -1, task.d))
+        weight = torch.full(picks.shape, 1 / self.batch_size, device=device)
+        return gens, bits, weight
+
+
+class Denoising(_Strings):
+    """A diffusion ensemble (`DiT`) on rule strings: EDM's weighted denoising loss with per-model
+    noise levels ln(sigma) ~ N(-1.2, 1.2^2) and noise, each step; logs that loss."""
+
+    losses = ("edm",)
+    metric_names = ("train_loss",)
+
+    def loss(self, forward: Callable[..., Tensor], rows: slice, step: int) -> Tensor:
+        from interp.diffusion import edm_example_loss, sample_training_sigmas
+        from interp.tasks.rules import to_signal
+
+        gens, bits, weight = self.draw(rows, step)
+        size, d = bits.shape[1], bits.shape[2]
+        device = bits.device
+        sigma = torch.stack([sample_training_sigmas((size,), g) for g in gens]).to(device)
+        noise = torch.stack([torch.randn(size, d, generator=g) for g in gens]).to(device)
+        sigma_data = self.sigma_data
+        loss = edm_example_loss(forward, to_signal(bits), sigma, noise, sigma_data)
+        if self.batch_size is not None:
+            return loss.mean(-1)
+        return (loss * weight).sum(-1)
+
+    def __init__(self, model: nn.Module, task: Any, cfg: Any, device: torch.device) -> None:
+        super().__init__(model, task, cfg, device)
+        self.sigma_data = model.cfg.sigma_data
+
+    @torch.no_grad()
+    def metrics(self, model: nn.Module, step: int) -> dict[str, Tensor]:
+        return {"train_loss": self.loss(model, slice(0, model.cfg.models), step)}
+
+
+class NextToken(_Strings):
+    """A GPT ensemble on rule strings: next-bit cross-entropy (nats per bit); logs that loss."""
+
+    losses = ("ce",)
+    metric_names = ("train_loss",)
+
+    def loss(self, forward: Callable[..., Tensor], rows: slice, step: int) -> Tensor:
+        from interp.models.gpt import gpt_tokens
+
+        _, bits, weight = self.draw(rows, step)
+        tokens = gpt_tokens(bits)
+        logits = forward(tokens[..., :-1])  # [models, batch, d, 2]
+        log_probs = torch.log_softmax(logits, -1).gather(-1, tokens[..., 1:, None]).squeeze(-1)
+        per_string = -log_probs.sum(-1)
+        if self.batch_size is not None:
+            return per_string.mean(-1) / bits.shape[-1]
+        return (per_string * weight).sum(-1) / bits.shape[-1]
+
+    @torch.no_grad()
+    def metrics(self, model: nn.Module, step: int) -> dict[str, Tensor]:
+        return {"train_loss": self.loss(model, slice(0, model.cfg.models), step)}
+
+
+OBJECTIVES: dict[str, type] = {
+    "mlp": Classification,
+    "dit": Denoising,
+    "gpt": NextToken,
+}
+LOSSES = ("mse", "ce", "edm")
+
+
+def register_objective(model_kind: str, objective: type) -> None:
+    """Train models of `model_kind` with `objective` (a class built as `(model, task, cfg,
+    device)` that has `losses`, `chunk`, `loss` and `metrics`)."""
+    OBJECTIVES[model_kind] = objective
+
+
+def objective_for(model: nn.Module, task: Any, cfg: Any, device: torch.device) -> Objective:
+    """The objective of `model`'s kind, checked against the task and the config (one-line
+    `ValueError` naming what does not fit)."""
+    from interp.core.runs import check_pair
+
+    kind = getattr(model, "kind", None)
+    if kind not in OBJECTIVES:
+        trainable = ", ".join(sorted(OBJECTIVES))
+        raise ValueError(f"cannot train a {type(model).__name__}; trainable kinds: {trainable}")
+    check_pair(model, task)
+    cls = OBJECTIVES[kind]
+    if cfg.loss not in cls.losses:
+        raise ValueError(f"loss {cfg.loss!r}: a {kind} trains with {' or '.join(cls.losses)}")
+    return cls(model, task, cfg, device)

@@ -1,0 +1,456 @@
+"""The one batched training loop: every model kind, every task, an ensemble in one pass.
+
+Every model of an ensemble has its own data, seed, learning rate and weight decay, and all of
+them step together in one forward/backward pass. What a model kind trains on is its *objective*
+(`interp.core.objectives`): each model's loss on its step's batch, and the metrics to log. The
+loss is the sum over models of each model's own loss, so gradients never mix between models and
+an ensemble trains exactly as its models would alone.
+
+Checkpoints go into a run folder (`interp.core.runs`): log-spaced or regular step files, the
+metrics, and a resume state; `resume` continues a run bit-exactly, whatever the model kind.
+Non-finite losses or weights stop training at once with the step and the models named; the last
+good checkpoint stays on disk.
+
+Example:
+    >>> task = interp.modular_task(p=23, noise=0.35, seed=[0, 1])
+    >>> model = interp.MLP(interp.MLPConfig(p=23, width=64, models=2))
+    >>> cfg = interp.TrainConfig(steps=50, lr=1e-2, weight_decay=[0.0, 5.0], log_every=25)
+    >>> result = interp.train(model, task, cfg, progress=False)
+    >>> result.metrics["test_acc"].shape           # [logged steps, models]
+    torch.Size([3, 2])
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.func import functional_call
+from tqdm.auto import tqdm
+
+from interp.core.device import resolve_device
+from interp.core.ensemble import config_from_dict
+from interp.core.objectives import Objective, objective_for
+from interp.core.runs import (
+    STATE,
+    CheckpointError,
+    Run,
+    discard_failed_start,
+    load_run,
+    model_entry,
+    new_run,
+    read_tensors,
+    remove_stale_temporaries,
+    task_entry,
+    write_step,
+    write_tensors,
+)
+
+__all__ = ["TrainConfig", "TrainResult", "train", "resume", "checkpoint_schedule", "NonFiniteError"]
+
+OPTIMIZERS = ("adamw", "sgd")
+
+
+class NonFiniteError(ValueError):
+    """Training produced NaN or inf: the message names the step, the models and what was hit."""
+
+
+def _floats(name: str, value: float | Sequence[float]) -> tuple[float, ...]:
+    values = tuple(float(v) for v in value) if isinstance(value, Sequence) else (float(value),)
+    if not values or any(v < 0 or not math.isfinite(v) for v in values):
+        raise ValueError(f"{name}={list(values)} must be finite and >= 0")
+    return values
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train an ensemble. `lr` and `weight_decay` take one value or one per model.
+
+    Attributes:
+        steps: optimizer updates (epochs when full batch).
+        lr: learning rate(s).
+        weight_decay: decoupled weight decay(s) (AdamW), or L2 added to the gradient (SGD).
+        optimizer: "adamw" or "sgd".
+        betas: AdamW betas (Doshi et al.: 0.9, 0.98).
+        momentum: SGD momentum.
+        loss: what the model kind's objective accepts: "mse" (on one-hot targets, mean over
+            examples and classes) or "ce" for an MLP; "edm" for a DiT; "ce" (next bit) for a GPT.
+        batch_size: training examples per model per step; None: every training example of each
+            model at every step (full batch). An MLP walks through reshuffled epochs (the last
+            partial batch dropped); a DiT or GPT draws its strings with replacement.
+        log_every: steps between metric evaluations over the whole table (the last step always).
+        save_every: save a checkpoint every k steps (0: never).
+        save_log: save this many log-spaced checkpoints in [1, steps] (0: none). Step 0 and the
+            last step are always saved when training into a run folder.
+    """
+
+    steps: int = 1000
+    lr: tuple[float, ...] = (1e-2,)
+    weight_decay: tuple[float, ...] = (0.0,)
+    optimizer: str = "adamw"
+    betas: tuple[float, float] = (0.9, 0.98)
+    momentum: float = 0.0
+    loss: str = "mse"
+    batch_size: int | None = None
+    log_every: int = 10
+    save_every: int = 0
+    save_log: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "lr", _floats("lr", self.lr))
+        object.__setattr__(self, "weight_decay", _floats("weight_decay", self.weight_decay))
+        object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer {self.optimizer!r} is not one of {', '.join(OPTIMIZERS)}")
+        if self.loss not in ("mse", "ce", "edm"):
+            raise ValueError(f"loss {self.loss!r} is not one of mse, ce, edm")
+        for name in ("steps", "log_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise ValueError(f"batch_size={self.batch_size} must be >= 1 (or None: full batch)")
+        if self.save_every < 0 or self.save_log < 0:
+            raise ValueError(f"save_every={self.save_every}, save_log={self.save_log} must be >= 0")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+    @classmethod
+    def from_dict(cls, d: Any) -> TrainConfig:
+        """Validate a stored config (unknown or missing keys, bad values: one-line ValueError)."""
+        return config_from_dict(cls, d, "train config")
+
+    def per_model(self, name: str, models: int) -> tuple[float, ...]:
+        values = getattr(self, name)
+        if len(values) == 1:
+            return values * models
+        if len(values) != models:
+            raise ValueError(f"{name} has {len(values)} values; expected 1 or models={models}")
+        return values
+
+
+def checkpoint_schedule(steps: int, every: int = 0, log: int = 0) -> list[int]:
+    """Steps to save: 0, the last, every `every`-th, and `log` log-spaced steps in [1, steps].
+
+    Example:
+        >>> checkpoint_schedule(1000, every=500, log=4)
+        [0, 1, 10, 100, 500, 1000]
+    """
+    saved = {0, steps}
+    if every:
+        saved |= set(range(every, steps + 1, every))
+    if log:
+        saved |= {round(10 ** (i * math.log10(steps) / max(log - 1, 1))) for i in range(log)}
+    return sorted(s for s in saved if 0 <= s <= steps)
+
+
+@dataclass
+class TrainResult:
+    """What `train` returns.
+
+    Attributes:
+        model: the trained ensemble (on the training device).
+        metrics: `step` `[T]` and each of the objective's metrics `[T, models]`, logged every
+            `log_every` steps (an MLP: train/test loss and accuracies; a DiT or GPT: the loss).
+        run: the run folder, when training wrote one.
+    """
+
+    model: nn.Module
+    metrics: dict[str, Tensor]
+    run: Path | None = None
+
+
+class BatchedOptimizer:
+    """AdamW or SGD whose learning rate and weight decay are `[models]` tensors: broadcast over
+    the leading models axis of a stacked parameter, or taken at the model's index for a
+    parameter that belongs to one model (`Ensemble.parameter_models`). AdamW follows
+    `torch.optim.AdamW` exactly."""
+
+    def __init__(
+        self, params: dict[str, tuple[Tensor, int | None]], cfg: TrainConfig, models: int
+    ) -> None:
+        self.params = params
+        self.cfg = cfg
+        device = next(iter(params.values()))[0].device
+        self.lr = torch.tensor(cfg.per_model("lr", models), device=device)
+        self.wd = torch.tensor(cfg.per_model("weight_decay", models), device=device)
+        self.step_count = 0
+        buffers = ("exp_avg", "exp_avg_sq") if cfg.optimizer == "adamw" else ("momentum",)
+        self.state = {
+            f"{b}.{n}": torch.zeros_like(p) for n, (p, _) in params.items() for b in buffers
+        }
+
+    def _per_model(self, x: Tensor, like: Tensor, model: int | None) -> Tensor:
+        return x.view(-1, *([1] * (like.dim() - 1))) if model is None else x[model]
+
+    @torch.no_grad()
+    def step(self) -> None:
+        self.step_count += 1
+        t = self.step_count
+        for name, (p, model) in self.params.items():
+            g = p.grad
+            lr, wd = self._per_model(self.lr, p, model), self._per_model(self.wd, p, model)
+            if self.cfg.optimizer == "adamw":
+                b1, b2 = self.cfg.betas
+                m, v = self.state[f"exp_avg.{name}"], self.state[f"exp_avg_sq.{name}"]
+                p.mul_(1 - lr * wd)
+                m.lerp_(g, 1 - b1)
+                v.mul_(b2).addcmul_(g, g, value=1 - b2)
+                denom = (v.sqrt() / math.sqrt(1 - b2**t)).add_(1e-8)
+                p.sub_(lr / (1 - b1**t) * m / denom)
+            else:
+                d = g + wd * p
+                if self.cfg.momentum:
+                    buf = self.state[f"momentum.{name}"]
+                    d = buf.mul_(self.cfg.momentum).add_(d)
+                p.sub_(lr * d)
+
+
+def _backward(model: nn.Module, objective: Objective, step: int) -> Tensor:
+    """Set `.grad` of every parameter to the gradient of the sum over models of each model's
+    loss, `objective.chunk` models at a time (the models never interact, so the slices are
+    exact); returns the losses `[models]`."""
+    models = model.cfg.models
+    if objective.chunk >= models:
+        for p in model.parameters():
+            p.grad = None
+        loss = objective.loss(model, slice(0, models), step)
+        loss.sum().backward()
+        return loss.detach()
+    params = dict(model.named_parameters())
+    for p in params.values():
+        p.grad = torch.empty_like(p)
+    losses = []
+    for i in range(0, models, objective.chunk):
+        rows = slice(i, i + objective.chunk)
+        leaves = {k: v[rows].detach().requires_grad_() for k, v in params.items()}
+        def forward(*args: Tensor, leaves: dict[str, Tensor] = leaves) -> Tensor:
+            return functional_call(model, leaves, args)
+
+        loss = objective.loss(forward, rows, step)
+        grads = torch.autograd.grad(loss.sum(), list(leaves.values()))
+        for name, grad in zip(leaves, grads):
+            params[name].grad[rows] = grad
+        losses.append(loss.detach())
+    return torch.cat(losses)
+
+
+def _check_finite(values: dict[str, Tensor], step: int, what: str) -> None:
+    """Raise `NonFiniteError` naming the step, the models and the first quantity that is not
+    finite (a loss, a metric or a weight)."""
+    for name, value in values.items():
+        if value.is_floating_point():
+            bad = ~torch.isfinite(value.detach())
+            if bad.any():
+                models = bad.reshape(bad.shape[0], -1).any(1).nonzero().flatten().tolist()
+                raise NonFiniteError(
+                    f"{what} {name} is NaN or inf at step {step} (models {models}); "
+                    "lower the learning rate or check the inputs"
+                )
+
+
+def train(
+    model: nn.Module,
+    task: Any,
+    config: TrainConfig,
+    out: str | Path | None = None,
+    device: str | torch.device = "auto",
+    progress: bool = True,
+    command: str | None = None,
+) -> TrainResult:
+    """Train every model of an ensemble on its own part of `task`, batched, in place.
+
+    Args:
+        model: an interp ensemble (`MLP` on a modular task, `DiT` or `GPT` on a rule task) with
+            `cfg.models == task.models`.
+        task: the task; model i trains on its own split / strings of it.
+        config: optimizer, loss, steps, logging and checkpoint schedule.
+        out: a new run folder to write (config.json, step files, metrics, resume state); it must
+            not exist or be empty. None trains in memory.
+        device: "auto" (CUDA when present), "cpu", "cuda", ...
+        progress: show a progress bar.
+        command: the command line that made the run, stored in its config.
+
+    Returns:
+        `TrainResult` with the trained model, the metrics and the run folder.
+
+    Raises:
+        ValueError: model, task and config do not fit (before any folder is created).
+        NonFiniteError: a loss or weight became NaN or inf (the last good checkpoint is kept).
+    """
+    device = resolve_device(device)
+    # Everything that can fail is checked before a run folder is created.
+    objective = objective_for(model, task, config, device)
+    config.per_model("lr", task.models), config.per_model("weight_decay", task.models)
+    run = None
+    if out is not None:
+        entry = {"command": command, "task": task_entry(task), "model": model_entry(model)}
+        run = new_run(out, entry | {"train": config.to_dict()})
+    try:
+        return _loop(model, objective, task, config, run, device, progress, start=0)
+    except BaseException:
+        if run is not None and not (run / STATE).exists():
+            discard_failed_start(run)  # nothing was saved: leave no dead-end folder
+        raise
+
+
+def resume(
+    path: str | Path | Run, device: str | torch.device = "auto", progress: bool = True
+) -> TrainResult:
+    """Continue an interrupted run from its last checkpoint, optimizer state included; it ends
+    where the uninterrupted run would have. A run that stopped before its first checkpoint
+    starts again from step 0.
+
+    Example:
+        >>> interp.resume("runs/doshi")
+    """
+    run = path if isinstance(path, Run) else load_run(path)
+    if "train" not in run.config or "task" not in run.config:
+        raise CheckpointError(f"{run.path / 'config.json'}: not a training run (no train/task)")
+    try:
+        config = TrainConfig.from_dict(run.config["train"])
+    except ValueError as e:
+        raise CheckpointError(f"{run.path / 'config.json'}: {e}") from None
+    remove_stale_temporaries(run.path)
+    device = resolve_device(device)
+    if not (run.path / STATE).exists():  # killed before the first checkpoint: start over
+        model, task = _fresh(run), _fresh_task(run)
+        objective = objective_for(model, task, config, device)
+        return _loop(model, objective, task, config, run.path, device, progress, start=0)
+    start, model, optim_state, metrics = _resume_state(run, device)
+    objective = objective_for(model, run.task, config, device)
+    return _loop(
+        model, objective, run.task, config, run.path, device, progress, start, optim_state, metrics
+    )
+
+
+def _fresh(run: Run) -> nn.Module:
+    from interp.core.registry import model_class
+
+    spec = dict(run.config["model"])
+    cls = model_class(spec.pop("kind"))
+    try:
+        return cls(cls.config_class.from_dict(spec))
+    except ValueError as e:
+        raise CheckpointError(f"{run.path / 'config.json'}: {e}") from None
+
+
+def _fresh_task(run: Run) -> Any:
+    from interp.core.registry import task_class
+
+    spec = {k: v for k, v in run.config["task"].items() if k != "kind"}
+    cls = task_class(run.config["task"].get("kind"))
+    try:
+        return cls.from_config(cls.config_class.from_dict(spec))
+    except ValueError as e:
+        raise CheckpointError(f"{run.path / 'config.json'}: bad task config ({e})") from None
+
+
+def _resume_state(
+    run: Run, device: torch.device
+) -> tuple[int, nn.Module, dict[str, Tensor], dict[str, Tensor]]:
+    """What a run needs to continue: `(step, model with its weights, optimizer state, metrics
+    logged before that step)` (the resumed loop logs `step` again)."""
+    state_path = run.path / STATE
+    state, meta = read_tensors(state_path)
+    try:
+        start = int(meta["step"])
+    except (KeyError, ValueError):
+        raise CheckpointError(f"{state_path}: no step in its header") from None
+    if start not in run.steps:
+        raise CheckpointError(f"{state_path}: step {start} has no step file in {run.path}")
+    model = run.model(start, device=device)
+    weights = {k.removeprefix("param."): v for k, v in state.items() if k.startswith("param.")}
+    try:
+        model = type(model)(model.cfg, device, weights)
+    except ValueError as e:
+        raise CheckpointError(f"{state_path}: does not match this run's model ({e})") from None
+    optim_state = {k.removeprefix("optim."): v for k, v in state.items() if k.startswith("optim.")}
+    metrics = {k: v[run.metrics["step"] < start] for k, v in run.metrics.items()}
+    return start, model, optim_state, metrics
+
+
+def _progress(
+    cfg: TrainConfig, saving: bool, start: int, progress: bool, desc: str
+) -> Iterator[tuple[int, bool, tqdm]]:
+    """The steps `start..cfg.steps` under a progress bar, each with whether to checkpoint it
+    (`checkpoint_schedule`, when `saving` into a run folder) and the bar (for its postfix)."""
+    saves = set(checkpoint_schedule(cfg.steps, cfg.save_every, cfg.save_log)) if saving else set()
+    bar = tqdm(
+        range(start, cfg.steps + 1),
+        initial=start,
+        total=cfg.steps + 1,
+        disable=not progress,
+        desc=desc,
+        unit="step",
+    )
+    for step in bar:
+        yield step, step in saves, bar
+
+
+def _postfix(logged: dict[str, Tensor]) -> dict[str, str]:
+    if "test_acc" in logged:
+        return {
+            "test": f"{logged['test_acc'].mean():.3f}",
+            "noisy": f"{logged['train_noisy_acc'].nanmean():.3f}",
+        }
+    return {"loss": f"{logged['train_loss'].mean():.3f}"}
+
+
+def _loop(
+    model: nn.Module,
+    objective: Objective,
+    task: Any,
+    cfg: TrainConfig,
+    run: Path | None,
+    device: torch.device,
+    progress: bool,
+    start: int,
+    optim_state: dict[str, Tensor] | None = None,
+    metrics: dict[str, Tensor] | None = None,
+) -> TrainResult:
+    model = model.to(device).train()
+    opt = BatchedOptimizer(model.parameter_models(), cfg, task.models)
+    if optim_state is not None:
+        opt.step_count = start
+        if set(optim_state) != set(opt.state):
+            raise CheckpointError(f"{run}: the resume state's optimizer does not match the model")
+        for k, v in optim_state.items():
+            opt.state[k].copy_(v)
+    history: dict[str, list[Tensor]] = {k: list(v) for k, v in (metrics or {}).items()}
+    for step, saving, bar in _progress(cfg, run is not None, start, progress, model.kind):
+        # Metrics and checkpoints describe the weights after `step` updates.
+        if step % cfg.log_every == 0 or step == cfg.steps:
+            logged = objective.metrics(model, step)
+            _check_finite({"loss": logged["train_loss"]}, step, "training")
+            history.setdefault("step", []).append(torch.tensor(step))
+            for k, v in logged.items():
+                history.setdefault(k, []).append(v.cpu())
+            bar.set_postfix(_postfix(logged))
+        if saving and not (optim_state is not None and step == start):
+            _checkpoint(run, step, model, task, opt, history)
+        if step == cfg.steps:
+            break
+        _backward(model, objective, step)  # no per-step check: it would sync a GPU each step
+        opt.step()
+    model.eval()
+    return TrainResult(model, {k: torch.stack(v) for k, v in history.items()}, run)
+
+
+def _checkpoint(
+    run: Path, step: int, model: nn.Module, task: Any, opt: BatchedOptimizer, history: dict
+) -> None:
+    """Step file first, then metrics, then resume state: a crash between writes resumes from the
+    previous state and rewrites the same step file."""
+    _check_finite(model.weights(), step, "weight")
+    write_step(run, step, model, task)
+    write_tensors(run / "metrics.safetensors", {k: torch.stack(v) for k, v in history.items()}, {})
+    state = {f"param.{k}": v for k, v in model.weights().items()}
+    state |= {f"optim.{k}": v for k, v in opt.state.items()}
+    write_tensors(run / STATE, state, {"step": str(step)})

@@ -1,0 +1,40 @@
+"""What the generative studies share: EDM preconditioning and loss, the noise schedule, the
+Heun and stochastic samplers, and the empirical optimal (memorizing) denoiser.
+
+Example:
+    >>> from interp.diffusion import EmpiricalDenoiser, sample
+    >>> D = EmpiricalDenoiser(torch.tensor([[0.5, -0.5], [-0.5, 0.5]]))
+    >>> sample(D, (4, 2), generator=torch.Generator().manual_seed(0)).abs().round(decimals=3)
+    tensor([[0.5000, 0.5000],
+            [0.5000, 0.5000],
+            [0.5000, 0.5000],
+            [0.5000, 0.5000]])
+"""
+
+from interp.diffusion.edm import (
+    SIGMA_DATA,
+    Denoiser,
+    EmpiricalDenoiser,
+    edm_example_loss,
+    edm_loss_weight,
+    edm_precondition,
+    heun_sample,
+    sample,
+    sample_training_sigmas,
+    sigma_schedule,
+    stochastic_sample,
+)
+
+__all__ = [
+    "SIGMA_DATA",
+    "Denoiser",
+    "EmpiricalDenoiser",
+    "edm_example_loss",
+    "edm_loss_weight",
+    "edm_precondition",
+    "heun_sample",
+    "sample",
+    "sample_training_sigmas",
+    "sigma_schedule",
+    "stochastic_sample",
+]

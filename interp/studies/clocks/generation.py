@@ -1,0 +1,105 @@
+"""Generate from generative runs and score the strings over training: the data of both clocks.
+
+`generate(model, samples)` draws strings from any generative ensemble (a `DiT` with the
+deterministic Heun sampler, a `GPT` bit by bit), and `generation_curve` does it at every saved
+step of a rule-task run: the fraction of strings that are rule-valid, that copy a training
+string, and that are valid and new (`measure_clocks` turns that into tau_rule, tau_mem and the
+innovation window).
+
+Example:
+    >>> task = interp.rule_task("parity", d=12, N=[16, 32, 64, 128], seed=0)
+    >>> model = interp.DiT(interp.DiTConfig(d=12, d_model=64, models=4, seed=0))
+    >>> train = interp.TrainConfig(steps=4000, lr=3e-3, loss="edm", batch_size=128, save_log=30)
+    >>> interp.train(model, task, train, out="runs/parity_N")
+    >>> steps, stats = interp.generation_curve("runs/parity_N", samples=512)
+    >>> print(interp.measure_clocks(stats, steps))       # tau_rule, tau_mem per model
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from interp.core.device import resolve_device
+from interp.core.runs import CheckpointError, Run, load_run
+from interp.diffusion import sample
+from interp.models.dit import DiT
+from interp.models.gpt import GPT
+from interp.studies.clocks.clocks import GenerationStats, generation_stats
+from interp.tasks.rules import to_bits
+
+__all__ = ["generate", "generation_curve"]
+
+
+@torch.no_grad()
+def generate(
+    model: nn.Module, samples: int, generator: torch.Generator | None = None, steps: int = 18
+) -> Tensor:
+    """`samples` strings from each model of a generative ensemble: `[models, samples, d]` long
+    bits, on the model's device.
+
+    A `DiT` samples with the deterministic Heun sampler from Gaussian noise (`steps` steps) and
+    rounds; a `GPT` samples bit by bit. Randomness is drawn on the model's device from
+    `generator` (which must live there too).
+
+    Example:
+        >>> bits = generate(run.model(), 512, torch.Generator().manual_seed(0))
+        >>> run.task.valid(bits).float().mean(1)          # [models] valid fraction
+    """
+    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
+        raise ValueError(f"samples={samples!r} must be an integer >= 1")
+    if isinstance(model, DiT):
+        shape = (model.cfg.models, samples, model.cfg.d)
+        return to_bits(sample(model, shape, steps=steps, generator=generator))
+    if isinstance(model, GPT):
+        return model.sample(samples, generator=generator).long()
+    raise ValueError(f"generate needs a DiT or GPT ensemble; got {type(model).__name__}")
+
+
+def generation_curve(
+    run: Run | str | Path,
+    samples: int = 512,
+    steps: Sequence[int] | None = None,
+    seed: int = 0,
+    sampler_steps: int = 18,
+    device: str | torch.device = "auto",
+) -> tuple[list[int], GenerationStats]:
+    """Generate from every saved checkpoint of a rule-task run and score the strings.
+
+    Args:
+        run: a run folder or `Run` of a DiT or GPT trained on a rule task.
+        samples: strings per model per checkpoint.
+        steps: saved steps to use (default: all).
+        seed: the sampling seed, the same at every step so steps differ only by the weights.
+        sampler_steps: Heun steps for a DiT.
+        device: where to sample ("auto": CUDA when present).
+
+    Returns:
+        `(steps, stats)`: `GenerationStats` with fields `[steps, models]` (valid, memorized,
+        novel_valid fractions); feed it to `interp.measure_clocks(stats, steps)`.
+
+    Example:
+        >>> steps, stats = generation_curve("runs/parity_N")
+        >>> stats.memorized[:, 0]                         # copies of training strings, model 0
+    """
+    run = run if isinstance(run, Run) else load_run(run)
+    if run.config.get("task", {}).get("kind") != "rules":
+        raise CheckpointError(f"{run.path}: not a rule-task run")
+    steps = list(run.steps if steps is None else steps)
+    unsaved = [s for s in steps if s not in run.steps]
+    if unsaved:  # before any progress bar starts
+        raise ValueError(f"step {unsaved[0]} is not saved in {run.path}; saved steps: {run.steps}")
+    if not steps:
+        raise CheckpointError(f"{run.path}: no saved steps to sample from")
+    device = resolve_device(device)
+    task = run.task.to(device)
+    rows = []
+    for step in tqdm(steps, desc="generate", unit="ckpt", leave=False):
+        gen = torch.Generator(device).manual_seed(seed)
+        bits = generate(run.model(step, device=device), samples, gen, sampler_steps)
+        rows.append(generation_stats(bits, task.valid, task.data, task.mask))
+    return steps, GenerationStats.stack(rows)

@@ -1,0 +1,47 @@
+"""Label noise on modular arithmetic: pull the rule out of a network that memorized wrong labels.
+
+The verbs users type first (`interp.extract`, `interp.compare_extraction`,
+`interp.extraction_curve`, `interp.partition_neurons`, `interp.write_report`) are at the top of
+`interp`; the rest of the study is here.
+
+Example:
+    >>> from interp.studies import label_noise
+    >>> run = interp.load_run("checkpoints/add_p97_noise080")
+    >>> round(float(label_noise.symmetry_baseline(run.task, pooled=True).test[0]), 3)
+    1.0
+"""
+
+from interp.studies.label_noise.circuit import Circuit, logit_circuit
+from interp.studies.label_noise.extraction import (
+    EXTRACTION_METHODS,
+    compare_extraction,
+    extract,
+    extraction_curve,
+    prune,
+    symmetry_baseline,
+)
+from interp.studies.label_noise.partition import (
+    PARTITION_METHODS,
+    Partition,
+    ablation_effects,
+    heldout_split,
+    kept_fraction_curve,
+    partition_neurons,
+)
+
+__all__ = [
+    "Circuit",
+    "EXTRACTION_METHODS",
+    "PARTITION_METHODS",
+    "Partition",
+    "ablation_effects",
+    "compare_extraction",
+    "extract",
+    "extraction_curve",
+    "heldout_split",
+    "kept_fraction_curve",
+    "logit_circuit",
+    "partition_neurons",
+    "prune",
+    "symmetry_baseline",
+]
