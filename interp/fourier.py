@@ -21,11 +21,14 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from interp.tasks.modular import group_order
+
 __all__ = [
     "Spectrum",
     "extract_frequencies",
     "fourier_basis",
     "project_onto_frequencies",
+    "over_group",
 ]
 
 # What a model's neuron rows are made of: U[k], V[k] (inputs a, b) and W[:, k] (outputs).
@@ -116,7 +119,25 @@ def _as_matrices(x: Any) -> tuple[Tensor, tuple[str, ...]]:
     )
 
 
-def extract_frequencies(weights: Any, key_threshold: float = 0.5) -> Spectrum:
+def over_group(rows: Tensor, op: str | None) -> Tensor:
+    """Rows indexed by residue `[..., p]`, re-indexed as the task's group sees them: by the
+    exponent of a primitive root, `[..., p - 1]`, for "multiply" and "divide" (a op b is then
+    addition of discrete logs; residue 0 lies outside the group), unchanged for other ops.
+    The one place every analysis reads multiplicative ops through.
+
+    Example:
+        >>> over_group(torch.arange(7.0), "multiply")       # residues 3^0, 3^1, ... of Z_7
+        tensor([1., 3., 2., 6., 4., 5.])
+        >>> over_group(torch.arange(3.0), "add")
+        tensor([0., 1., 2.])
+    """
+    order = group_order(rows.shape[-1], op) if op is not None else None
+    return rows if order is None else rows[..., order.to(rows.device)]
+
+
+def extract_frequencies(
+    weights: Any, key_threshold: float = 0.5, op: str | None = None
+) -> Spectrum:
     """Fourier spectrum of every neuron, batched over all leading dims, on the input's device.
 
     Args:
@@ -124,6 +145,12 @@ def extract_frequencies(weights: Any, key_threshold: float = 0.5) -> Spectrum:
             tensor `[..., neurons, p]` whose last axis is indexed by input residue.
         key_threshold: a frequency is key when its share of the neurons' dominant power is at
             least this many times the uniform share 1/F (see `Spectrum.key`).
+        op: the task's operation; "multiply" and "divide" are read over the discrete log
+            (`over_group`: the spectrum is over Z_(p-1), `Spectrum.p` is p - 1), every other op
+            (or None) over the residue.
+
+    Raises:
+        ValueError: the weights hold NaN or inf (a spectrum of them would mean nothing).
 
     Returns:
         A `Spectrum`; see its fields for shapes.
@@ -134,6 +161,9 @@ def extract_frequencies(weights: Any, key_threshold: float = 0.5) -> Spectrum:
         (torch.Size([8, 500]), torch.Size([8, 500]), [14, 35, 41, 42, 52])
     """
     stacked, names = _as_matrices(weights)
+    if not bool(torch.isfinite(stacked).all()):
+        raise ValueError("extract_frequencies: the weights hold NaN or inf")
+    stacked = over_group(stacked, op)
     p = stacked.shape[-1]
     if p < 3:
         raise ValueError(f"p={p}: need at least 3 residues for a non-constant frequency")

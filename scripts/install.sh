@@ -16,8 +16,9 @@ if ! .venv/bin/python -c "import torch" 2>/dev/null; then
     if .venv/bin/pip install -q --no-index --no-deps torch==2.13.0 2>/dev/null; then
       pip_install torch==2.13.0
     else
-      pip_install torch --index-url https://download.pytorch.org/whl/cpu \
-        --extra-index-url https://pypi.org/simple
+      # torch alone from PyTorch's CPU wheel index, then its dependencies from pip's own index.
+      pip_install --no-deps torch --index-url https://download.pytorch.org/whl/cpu
+      pip_install torch
     fi
   fi
 fi

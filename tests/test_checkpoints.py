@@ -11,15 +11,24 @@ import interp
 from interp.core.runs import (
     FORMAT_VERSION,
     CheckpointError,
-    load,
     load_run,
+    parse_step_file,
     save_model,
     step_file,
 )
-from interp.studies.label_noise.extraction import RestrictedLogits, extract
+from interp.core.training import NonFiniteError, TrainConfig, resume, train
 from interp.models.mlp import MLP, MLPConfig
+from interp.models.restricted import RestrictedLogits
+from interp.studies.label_noise.extraction import extract
 from interp.tasks.modular import modular_task
-from interp.core.training import TrainConfig, resume, train
+from interp.tasks.rules import rule_task
+
+
+def load(path: Path, step: int | None = None) -> torch.nn.Module:
+    """The model of a run folder or of one step file."""
+    folder, file_step = parse_step_file(path)
+    return load_run(folder).model(file_step if step is None else step)
+
 
 P, WIDTH, MODELS = 13, 16, 2
 TASK = dict(p=P, train_fraction=[0.5, 0.6], noise=[0.2, 0.0], seed=[4, 5])
@@ -108,10 +117,10 @@ def test_saved_steps_hold_the_weights_of_that_step(saved, step):
 
 def test_load_takes_a_folder_or_a_step_file(saved):
     path, _, result = saved
-    assert_same_weights(interp.load(path), result.model)
-    assert_same_weights(interp.load(path / "step_0000020.safetensors"), result.model)
-    assert_same_weights(interp.load(path / "step_0000000.safetensors"), fresh_model())
-    assert_same_weights(interp.load(path, step=0), fresh_model())
+    assert_same_weights(load(path), result.model)
+    assert_same_weights(load(path / "step_0000020.safetensors"), result.model)
+    assert_same_weights(load(path / "step_0000000.safetensors"), fresh_model())
+    assert_same_weights(load(path, step=0), fresh_model())
     assert_same_weights(interp.load_run(path / "step_0000010.safetensors").model(20), result.model)
 
 
@@ -144,6 +153,13 @@ def crash_after(model: MLP, updates: int):
             count += 1
             if count > updates:
                 raise Crash(f"killed after {updates} updates")
+
+    return model.hook_logits.register_forward_hook(hook)
+
+
+def crash_before_anything(model: MLP):
+    def hook(module, inputs, output):
+        raise Crash("killed at once")
 
     return model.hook_logits.register_forward_hook(hook)
 
@@ -182,10 +198,115 @@ def test_resume_ends_where_an_uninterrupted_run_ends(tmp_path, config):
         assert all(torch.equal(a[k], b[k]) for k in a), step
 
 
-def test_resume_needs_the_resume_state(copy):
-    (copy / "state.safetensors").unlink()
-    with pytest.raises(CheckpointError, match="state.safetensors"):
+def test_a_run_killed_before_its_first_checkpoint_resumes_from_the_start(saved, copy):
+    """Only config.json was written (and a stale temporary file): resume trains from step 0
+    and ends where the uninterrupted run ended, leaving the same files."""
+    for f in copy.iterdir():
+        if f.name != "config.json":
+            f.unlink()
+    (copy / ".step_0000000.safetensors.123.tmp").write_bytes(b"half a file")
+    resumed = resume(copy, device="cpu", progress=False)
+    assert_same_weights(resumed.model, saved[2].model)
+    assert sorted(os.listdir(copy)) == sorted(os.listdir(saved[0]))
+
+
+def test_resume_removes_stale_temporary_files(copy):
+    (copy / ".metrics.safetensors.999.tmp").write_bytes(b"")
+    resume(copy, device="cpu", progress=False)
+    assert not list(copy.glob(".*.tmp"))
+
+
+def test_resume_refuses_a_state_from_another_run(copy, tmp_path):
+    other = fit(
+        TrainConfig(steps=2),
+        model=MLP(MLPConfig(p=P, width=WIDTH + 1, models=MODELS)),
+        out=tmp_path / "other",
+    )
+    shutil.copy(other.run / "state.safetensors", copy / "state.safetensors")
+    with pytest.raises(CheckpointError) as error:
         resume(copy, device="cpu", progress=False)
+    one_line_naming(error, "state.safetensors")
+
+
+@pytest.mark.parametrize(
+    "change, name",
+    [
+        ({"train": None}, "train"),
+        ({"train": {"steps": 20, "colour": "red"}}, "colour"),
+        ({"model": 5}, "model"),
+        ({"model": {"kind": "mlp", "p": P, "width": WIDTH, "models": 2, "depth": 3}}, "depth"),
+        ({"model": {"p": P, "width": WIDTH, "models": 2}}, "kind"),
+        ({"model": {"kind": "transformer"}}, "transformer"),
+        ({"task": {"kind": "modular", "p": P}}, "op"),
+    ],
+    ids=[
+        "no-train",
+        "unknown-train-key",
+        "model-5",
+        "unknown-model-key",
+        "no-kind",
+        "unknown-kind",
+        "missing-task-key",
+    ],
+)
+def test_bad_configs_are_one_line_errors(copy, change, name):
+    config = json.loads((copy / "config.json").read_text())
+    for key, value in change.items():
+        if value is None:
+            del config[key]
+        else:
+            config[key] = value
+    (copy / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError) as error:
+        run = load_run(copy)
+        run.model()
+        _ = run.task
+        resume(copy, device="cpu", progress=False)
+    one_line_naming(error, name)
+
+
+def test_a_config_edited_after_training_is_refused(copy):
+    edit_config(copy, task={"noise": [0.9, 0.0]})  # trained at 0.2: the stored mask says so
+    with pytest.raises(CheckpointError, match="edited") as error:
+        _ = load_run(copy).task
+    one_line_naming(error, "step_0000020.safetensors")
+
+
+def test_non_finite_weights_in_a_step_file_are_refused(copy):
+    tensors = load_file(str(copy / STEP))
+    tensors["U"][1, 0, 0] = float("nan")
+    meta = {"format": "interp-run", "format_version": str(FORMAT_VERSION), "step": "10"}
+    save_file(tensors, str(copy / STEP), metadata=meta)
+    with pytest.raises(CheckpointError, match=r"U .*NaN.*\[1\]") as error:
+        load_run(copy).model(10)
+    one_line_naming(error, STEP)
+
+
+def test_training_that_diverges_stops_and_keeps_its_last_good_checkpoint(tmp_path):
+    config = TrainConfig(steps=60, lr=(1e-2, 1e6), log_every=5, save_every=5)
+    with pytest.raises(NonFiniteError, match=r"step \d+ \(models \[1\]\)") as error:
+        fit(config, out=tmp_path / "run")
+    one_line_naming(error, "step")
+    run = load_run(tmp_path / "run")
+    assert run.steps and run.steps[-1] < 60
+    assert torch.isfinite(run.model().weights()["U"]).all()  # the last good checkpoint loads
+
+
+def test_a_failed_start_leaves_no_folder(tmp_path):
+    model = fresh_model()
+    crash_before_anything(model)
+    with pytest.raises(Crash):
+        fit(TrainConfig(steps=5), out=tmp_path / "run", model=model)
+    assert not (tmp_path / "run").exists()
+    fit(TrainConfig(steps=5), out=tmp_path / "run")  # the same folder works at once
+
+
+def test_save_model_refuses_a_task_that_does_not_fit(tmp_path):
+    with pytest.raises(ValueError, match="p=11"):
+        save_model(fresh_model(), tmp_path / "a", modular_task(p=11, seed=[0, 1]))
+    with pytest.raises(ValueError, match="modular"):
+        save_model(fresh_model(), tmp_path / "b", rule_task("parity", d=6, N=4, seed=[0, 1]))
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
 # ---------------------------------------------------------------------------------------------

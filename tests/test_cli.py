@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import interp
-import interp.studies.label_noise.report
+import interp.studies.label_noise.report as report_module
 from interp.cli import main
 
 TINY = ["--p", "13", "--epochs", "30", "--log-every", "5", "--save-log", "3", "--no-progress"]
@@ -53,7 +53,7 @@ def test_two_widths_make_two_runs(tmp_path, capsys):
     assert code == 0, err
     assert sorted(p.name for p in (tmp_path / "w").iterdir()) == ["width_16", "width_8"]
     for width in (8, 16):
-        assert interp.load(tmp_path / "w" / f"width_{width}").cfg.width == width
+        assert interp.load_run(tmp_path / "w" / f"width_{width}").model().cfg.width == width
 
 
 def test_evaluate_json(sweep, capsys):
@@ -85,7 +85,7 @@ def test_extract_json_and_out(sweep, tmp_path, capsys):
     assert code == 0
     record = json.loads(out)
     assert set(record) >= {"raw", "logits", "labels-only"} and record["out"] == str(saved)
-    model = interp.load(saved)
+    model = interp.load_run(saved).model()
     accuracy = interp.evaluate(model, interp.load_run(saved).task).test.tolist()
     assert accuracy == pytest.approx(record["logits"]["test"])
     # restricted logits have no neurons: weight analyses refuse them in one line
@@ -103,7 +103,7 @@ def test_spectrum_writes_html_and_one_plotly_js(sweep, tmp_path, capsys):
 
 
 def test_report_writes_one_page(sweep, tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(interp.report, "png_browser", lambda: "kaleido is not installed")
+    monkeypatch.setattr(report_module, "png_browser", lambda: "kaleido is not installed")
     code, out, err = run_cli(capsys, "report", sweep[0], "--out", tmp_path / "rep", "--model", 3)
     assert code == 0, err
     skipped, path = out.splitlines()  # the one PNG line, then the page
@@ -233,19 +233,20 @@ def test_train_rules_dit_is_one_ensemble(rule_runs):
 def test_resume_finished_rule_run_prints_the_final_loss(rule_runs, capsys):
     code, out, err = run_cli(capsys, "resume", rule_runs["dit"][0], "--no-progress")
     assert code == 0, err
-    assert out.splitlines()[1:3] == ["final loss, step 20", "model      loss"]
-    assert len(out.splitlines()) == 5  # one line per model
+    lines = out.splitlines()
+    assert lines[0].endswith("trained to step 20") and lines[2].split() == ["model", "train_loss"]
+    assert len(lines) == 5  # one line per model
+    final = interp.load_run(rule_runs["dit"][0]).metrics["train_loss"][-1]
+    assert [float(row.split()[1]) for row in lines[3:]] == pytest.approx(final.tolist(), abs=1e-4)
 
 
-def test_train_rules_gpt_is_one_run_per_model(rule_runs):
+def test_train_rules_gpt_is_one_ensemble(rule_runs):
     out, argv = rule_runs["gpt"]
-    assert sorted(p.name for p in out.iterdir()) == ["N16_seed0", "N8_seed0"]
-    for n in (8, 16):
-        run = interp.load_run(out / f"N{n}_seed0")
-        assert run.config["command"] == shlex.join(["interp", *argv])
-        assert run.config["task"]["N"] == [n] and run.config["model"]["kind"] == "gpt"
-        assert run.config["model"]["d_mlp"] == 64 and run.config["train"]["loss"] == "ce"
-        assert run.steps[-1] == 20
+    run = interp.load_run(out)
+    assert run.config["command"] == shlex.join(["interp", *argv])
+    assert run.config["task"]["N"] == [8, 16] and run.config["model"]["kind"] == "gpt"
+    assert run.config["model"]["models"] == 2 and run.config["model"]["d_mlp"] == 64
+    assert run.config["train"]["loss"] == "ce" and run.steps[-1] == 20
 
 
 def test_clocks_json(rule_runs, tmp_path, capsys):
@@ -266,7 +267,7 @@ def test_clocks_json(rule_runs, tmp_path, capsys):
 
 
 def test_clocks_text_of_a_gpt_run(rule_runs, capsys):
-    run = rule_runs["gpt"][0] / "N8_seed0"
+    run = rule_runs["gpt"][0]
     code, out, err = run_cli(capsys, "clocks", run, "--samples", 8, "--rule-threshold", 0.6)
     assert code == 0, err
     assert "tau_rule: valid >= 0.6" in out and "tau_mem: memorized >= 0.5" in out
@@ -274,7 +275,8 @@ def test_clocks_text_of_a_gpt_run(rule_runs, capsys):
     table = rows[rows.index("model       N  seed  tau_rule   tau_mem    window") + 1]
     assert table.split()[:3] == ["0", "8", "0"]  # model 0 trained on N = 8 strings, seed 0
     steps = interp.load_run(run).steps
-    assert [row.split()[0] for row in rows[-len(steps) :]] == [str(s) for s in steps]
+    per_model = [row.split()[:2] for row in rows[-2 * len(steps) :]]  # (step, model) rows
+    assert per_model == [[str(s), str(m)] for s in steps for m in (0, 1)]
 
 
 def test_basins_at_the_last_step(rule_runs, tmp_path, capsys):
@@ -318,12 +320,12 @@ def test_bad_rule_arguments(rule_runs, sweep, tmp_path, capsys):
         (["train", "rules", *new, "--d", "8", "--N", "8", "8"], "--N 8 8"),
         (["train", "rules", *new, "--d", "8", "--N", "300"], "N=300"),
         (["train", "rules", *new, "--model", "gpt", "--d-model", "15", "--N", "8"], "d_model=15"),
-        (["basins", rule_runs["gpt"][0] / "N8_seed0"], "diffusion"),
+        (["basins", rule_runs["gpt"][0]], "diffusion"),
         (["basins", rule_runs["dit"][0], "--step", "5"], "step 5"),
         (["basins", rule_runs["dit"][0], "--step", "20", "--over-training"], "--over-training"),
         (["clocks", tmp_path], "not an interp run"),
         (["clocks", sweep[0]], "is a 'modular' run"),
-        (["basins", rule_runs["gpt"][0]], "not an interp run"),  # the folder of two runs
+        (["basins", rule_runs["dit"][0], "--out", rule_runs["gpt"][0]], "--force"),
         (["clocks", rule_runs["dit"][0], "--samples", "0"], "--samples 0"),
     ]
     for args, named in cases:
@@ -331,3 +333,58 @@ def test_bad_rule_arguments(rule_runs, sweep, tmp_path, capsys):
         assert code == 2 and stdout == "", args
         assert err.count("\n") == 1 and err.startswith("interp: error: ") and named in err, err
     assert not (tmp_path / "new").exists()
+
+
+def test_figures_and_reports_refuse_a_non_empty_folder_without_force(sweep, tmp_path, capsys):
+    out = tmp_path / "fig"
+    out.mkdir()
+    (out / "ipr.html").write_text("mine")
+    for command in ("spectrum", "report"):
+        code, _, err = run_cli(capsys, command, sweep[0], "--out", out)
+        assert code == 2 and err.count("\n") == 1 and "--force" in err, err
+    assert (out / "ipr.html").read_text() == "mine"
+    code, _, err = run_cli(capsys, "spectrum", sweep[0], "--out", out, "--force")
+    assert code == 0, err
+    assert (out / "ipr.html").read_text() != "mine"
+
+
+def test_evaluate_a_step_file_evaluates_that_step(sweep, capsys):
+    step0 = sweep[0] / "step_0000000.safetensors"
+    code, out, _ = run_cli(capsys, "evaluate", step0, "--json")
+    assert code == 0 and json.loads(out)["step"] == 0
+    _, at_zero, _ = run_cli(capsys, "evaluate", sweep[0], "--json", "--step", 0)
+    assert json.loads(out) | {"run": None} == json.loads(at_zero) | {"run": None}
+    code, _, err = run_cli(capsys, "evaluate", step0, "--step", 30)
+    assert code == 2 and "disagrees" in err
+
+
+@pytest.mark.parametrize(
+    "args, named",
+    [
+        (["--train-fraction", "0.0001"], "0 training pairs"),
+        (["--init-scale", "nan"], "init_scale=nan"),
+        (["--lr", "nan"], "lr"),
+        (["--p", "2"], "p=2"),
+    ],
+)
+def test_bad_modular_training_leaves_no_folder(tmp_path, capsys, args, named):
+    out = tmp_path / "run"
+    code, stdout, err = run_cli(capsys, "train", "modular", "--out", out, *TINY, *args)
+    assert code == 2 and err.count("\n") == 1 and named in err, err
+    assert not out.exists()
+
+
+def test_diverging_training_is_one_line_and_keeps_the_run(tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["train", "modular", "--out", out, *TINY, "--lr", "1e6", "--save-every", "1"]
+    code, _, err = run_cli(capsys, *args)
+    assert code == 2 and err.count("\n") == 1 and "NaN or inf at step" in err, err
+    code, _, err = run_cli(capsys, "evaluate", out)
+    assert code == 0, err  # the last good checkpoint
+
+
+def test_help_imports_no_torch():
+    code = "import sys; from interp.cli import main; main(['--help']); "
+    code += "assert 'torch' not in sys.modules"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

@@ -9,9 +9,8 @@ from interp.diffusion import (
     EmpiricalDenoiser,
     edm_loss_weight,
     edm_precondition,
-    empirical_denoiser,
-    generate,
     heun_sample,
+    sample,
     sample_training_sigmas,
     sigma_schedule,
     stochastic_sample,
@@ -90,7 +89,7 @@ def test_per_sample_schedules():
 
 def test_heun_returns_the_single_training_point_from_any_start():
     point = signals([[1, 0, 1, 1]])
-    D = empirical_denoiser(point)
+    D = EmpiricalDenoiser(point)
     x = 80 * torch.randn(50, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     out = heun_sample(D, x, sigma_schedule(18).double())
     torch.testing.assert_close(out, point.expand(50, 4))
@@ -126,7 +125,7 @@ def test_empirical_denoiser_matches_the_formula_in_chunks():
 def test_empirical_denoiser_limits():
     data = signals([[0, 0, 0], [1, 1, 0], [1, 0, 1], [0, 1, 1]])
     x = torch.tensor([[0.3, 0.4, -0.2], [-0.1, -0.3, -0.4]], dtype=torch.float64)
-    D = empirical_denoiser(data)
+    D = EmpiricalDenoiser(data)
     nearest = data[torch.cdist(x, data).argmin(-1)]
     for small in (1e-3, 0.0):  # sigma -> 0 and sigma = 0 exactly: the nearest point, no nan
         torch.testing.assert_close(D(x, small), nearest)
@@ -151,11 +150,11 @@ def test_empirical_denoiser_per_model_data_and_mask():
         EmpiricalDenoiser(data, torch.zeros(2, 6, dtype=torch.bool))
 
 
-def test_generate_with_the_empirical_denoiser_copies_training_strings():
+def test_sample_with_the_empirical_denoiser_copies_training_strings():
     bits = torch.tensor([[0, 1, 1, 0, 1, 0], [1, 1, 0, 0, 0, 0], [0, 0, 0, 1, 1, 1]])
-    D = empirical_denoiser(bits.float() - 0.5)
+    D = EmpiricalDenoiser(bits.float() - 0.5)
     for stochastic in (False, True):
-        x0 = generate(D, (64, 6), 18, torch.Generator().manual_seed(0), stochastic=stochastic)
+        x0 = sample(D, (64, 6), 18, torch.Generator().manual_seed(0), stochastic=stochastic)
         copies = ((x0 > 0)[:, None] == bits.bool()).all(-1)
         assert bool(copies.any(-1).all())
         torch.testing.assert_close(x0.abs(), torch.full_like(x0, 0.5))
@@ -163,7 +162,7 @@ def test_generate_with_the_empirical_denoiser_copies_training_strings():
 
 def test_stochastic_sampler_is_reproducible_from_a_generator():
     data = signals([[0, 1, 1], [1, 0, 0], [1, 1, 1]]).float()
-    D = empirical_denoiser(data)
+    D = EmpiricalDenoiser(data)
     x = 80 * torch.randn(16, 3, generator=torch.Generator().manual_seed(0))
     s = sigma_schedule(10)
 
@@ -181,7 +180,7 @@ def test_stochastic_sampler_is_reproducible_from_a_generator():
 
 
 def test_sampler_input_validation():
-    D = empirical_denoiser(signals([[0, 1]]))
+    D = EmpiricalDenoiser(signals([[0, 1]]))
     x = torch.zeros(3, 2, dtype=torch.float64)
     with pytest.raises(ValueError, match="steps"):
         heun_sample(D, x, torch.tensor([1.0]))

@@ -3,17 +3,12 @@ import math
 import pytest
 import torch
 
-from interp.studies.label_noise.extraction import (
-    EXTRACTION_METHODS,
-    RestrictedLogits,
-    RestrictedLogitsConfig,
-    extract,
-    symmetry_baseline,
-)
-from interp.fourier import extract_frequencies
 from interp.core.metrics import evaluate
+from interp.fourier import extract_frequencies
 from interp.models.mlp import MLP, MLPConfig
-from interp.tasks.modular import OPS, ModularTask, group_order, modular_config, modular_task
+from interp.models.restricted import RestrictedLogits, RestrictedLogitsConfig
+from interp.studies.label_noise.extraction import EXTRACTION_METHODS, extract, symmetry_baseline
+from interp.tasks.modular import OPS, ModularTask, group_order, modular_task
 
 # ---------------------------------------------------------------------------------------------
 # on trained networks
@@ -133,7 +128,7 @@ def hand_task(p: int, train: list[dict[int, list[int]]], op: str = "add") -> Mod
             pairs = torch.nonzero(labels == s).flatten()[: len(given)]
             is_train[m, pairs] = True
             train_labels[m, pairs] = torch.tensor(given)
-    config = modular_config(p=p, op=op, seed=list(range(models)))
+    config = modular_task(p=p, op=op, seed=list(range(models))).config  # the masks are by hand
     noisy = is_train & (train_labels != labels)
     return ModularTask(config, torch.stack([a, b], 1), labels, is_train, noisy, train_labels)
 
@@ -411,7 +406,10 @@ def test_extract_rejects_bad_arguments(memorizing):
 
 def test_restricted_logits_check_their_coefficients():
     cfg = RestrictedLogitsConfig(p=7, op="add", models=2)
+    zero3 = torch.zeros(2, 3)
     with pytest.raises(ValueError, match=r"cos_coef has shape \(2, 4\)"):
-        RestrictedLogits(cfg, weights={"cos_coef": torch.zeros(2, 4)})
+        RestrictedLogits(cfg, weights={"cos_coef": torch.zeros(2, 4), "sin_coef": zero3})
+    with pytest.raises(ValueError, match="lack sin_coef"):
+        RestrictedLogits(cfg, weights={"cos_coef": zero3})
     zero = RestrictedLogits(cfg)
     assert torch.equal(zero(torch.tensor([[1, 2]])), torch.zeros(2, 1, 7))

@@ -3,13 +3,9 @@ import math
 import pytest
 import torch
 
-from interp.fourier import (
-    extract_frequencies,
-    fourier_basis,
-    logit_circuit,
-    project_onto_frequencies,
-)
+from interp.fourier import extract_frequencies, fourier_basis, project_onto_frequencies
 from interp.models.mlp import MLP, MLPConfig
+from interp.studies.label_noise.circuit import logit_circuit
 
 DEVICES = ["cpu", "meta"] + (["cuda"] if torch.cuda.is_available() else [])
 

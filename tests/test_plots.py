@@ -4,30 +4,27 @@ import numpy as np
 import pytest
 import torch
 
-from interp import fourier
-from interp.studies.clocks.clocks import GenerationStats, measure_clocks
-from interp.fourier import extract_frequencies
 from interp.core.metrics import evaluate
+from interp.core.training import TrainConfig, train
+from interp.figures import lines, write_figures
+from interp.fourier import extract_frequencies
 from interp.models.mlp import MLP, MLPConfig
+from interp.studies import label_noise
+from interp.studies.clocks.clocks import GenerationStats, measure_clocks
+from interp.studies.clocks.plots import basin_radii, clocks_figure, tau_against
 from interp.studies.label_noise.partition import PARTITION_METHODS, partition_neurons
-from interp.plots import (
-    basin_radii,
-    clocks_figure,
+from interp.studies.label_noise.plots import (
     dominant_share,
     extraction_bars,
     ipr_histogram,
-    lines,
     logit_circuit,
     neuron_phase_map,
     partition_scores,
     probe_r2,
     spectrum_heatmap,
-    tau_against,
     training_curves,
-    write_figures,
 )
 from interp.tasks.modular import modular_task
-from interp.core.training import TrainConfig, train
 
 P, WIDTH, STEPS = 11, 16, 30
 F = (P - 1) // 2
@@ -189,7 +186,7 @@ def test_neuron_phase_map_of_pure_cosines():
 
 @pytest.mark.parametrize("model", [0, 1])
 def test_logit_circuit_rows_are_the_frequency_groups(generalizing, model):
-    circuit = fourier.logit_circuit(generalizing.model)
+    circuit = label_noise.logit_circuit(generalizing.model)
     (heatmap,) = logit_circuit(circuit, model).data
     count = circuit.neurons[model]
     freqs = [int(r.removeprefix("f = ")) for r in heatmap.y]

@@ -5,15 +5,21 @@ import plotly.offline
 import pytest
 import torch
 
-import interp.studies.label_noise.report
-from interp.core.runs import load_run, save_model
-from interp.studies.label_noise.extraction import compare_extraction
 from interp.core.metrics import evaluate
-from interp.models.mlp import MLP, MLPConfig
-from interp.studies.label_noise.partition import KEPT_FRACTIONS, PARTITION_METHODS
-from interp.studies.label_noise.report import PROBE_STEPS, Report, build_report, png_browser, write_report
-from interp.tasks.modular import modular_task
+from interp.core.runs import load_run, save_model
 from interp.core.training import TrainConfig, train
+from interp.models.mlp import MLP, MLPConfig
+from interp.studies.label_noise import report as report_module
+from interp.studies.label_noise.extraction import compare_extraction
+from interp.studies.label_noise.partition import KEPT_FRACTIONS, PARTITION_METHODS
+from interp.studies.label_noise.report import (
+    PROBE_STEPS,
+    Report,
+    build_report,
+    png_browser,
+    write_report,
+)
+from interp.tasks.modular import modular_task
 
 P, WIDTH, STEPS = 23, 64, 200
 FIGURES = [
@@ -101,7 +107,7 @@ def test_sections_show_the_analyses_of_the_chosen_model(report, run):
 
 
 def test_png_skipped_in_one_line(report, tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(interp.report, "png_browser", lambda: "kaleido is not installed")
+    monkeypatch.setattr(report_module, "png_browser", lambda: "kaleido is not installed")
     page = report.write(tmp_path / "r")
     out = capsys.readouterr().out
     assert out.count("\n") == 1 and out.startswith("png: skipped (kaleido is not installed)")

@@ -7,22 +7,30 @@ import pytest
 import torch
 
 import interp
+from interp.core.runs import CheckpointError, load_run, save_model
+from interp.models.dit import DiT, DiTConfig
 from interp.tasks.rules import (
     RULES,
     SMALL_SET,
     RuleConfig,
+    RuleTask,
     _distinct_draws,
     all_valid,
-    chance_rate,
     is_valid,
-    make_rule_task,
-    n_valid,
-    rule_config,
     rule_task,
     sample_valid,
     to_bits,
     to_signal,
 )
+
+
+def n_valid(rule: str, d: int | None = None, group: int | None = None) -> int:
+    """The rule's count, read from a task of one string (`RuleTask.n_valid`)."""
+    return rule_task(rule, d, N=1, group=group).n_valid
+
+
+def chance_rate(rule: str, d: int | None = None, group: int | None = None) -> float:
+    return rule_task(rule, d, N=1, group=group).chance_rate
 
 
 # Brute-force references on tuples of 0/1, written from each rule's definition.
@@ -241,7 +249,7 @@ def test_training_sets_are_distinct_valid_and_reproducible(rule, d, group):
         rows = task.train_set(m)
         assert rows.shape == (n[m], d)
         assert len({tuple(s) for s in rows.tolist()}) == n[m]
-    again = make_rule_task(task.config)
+    again = RuleTask.from_config(task.config)
     assert torch.equal(again.data, task.data) and torch.equal(again.mask, task.mask)
     other = rule_task(rule, d, N=n[1], group=group, seed=2)
     assert not torch.equal(other.train_set(0), task.train_set(1))
@@ -278,7 +286,7 @@ def test_select_trims_padding_and_regenerates():
     sub = task.select([2, 0])
     assert sub.config.N == (30, 10) and sub.config.seed == (2, 0)
     assert sub.data.shape == (2, 30, 16)
-    regenerated = make_rule_task(sub.config)
+    regenerated = RuleTask.from_config(sub.config)
     assert torch.equal(sub.data, regenerated.data) and torch.equal(sub.mask, regenerated.mask)
     assert task.select(1).models == 1
 
@@ -331,17 +339,31 @@ def test_signal_round_trip():
 
 
 def test_config_round_trips_through_json():
-    cfg = rule_config("group_parity", 12, N=[10, 20], group=3, seed=[4, 5])
-    assert cfg.models == 2 and cfg.n_valid == 256 and cfg.chance_rate == 1 / 16
+    cfg = rule_task("group_parity", 12, N=[10, 20], group=3, seed=[4, 5]).config
+    assert cfg.models == 2
     back = RuleConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
     assert back == cfg
-    assert rule_config("sudoku").d == 32 and rule_config("parity").d == 16
+    assert RuleTask.from_config(back).n_valid == 256
+    assert rule_task("sudoku", N=1).config.d == 32 and rule_task("parity", N=1).config.d == 16
+
+
+def test_config_from_dict_refuses_unknown_missing_and_bad_values():
+    stored = rule_task("parity", 10, N=[5, 50], seed=[1, 2]).config.to_dict()
+    with pytest.raises(ValueError, match="unknown key 'n_valid'") as info:
+        RuleConfig.from_dict({**stored, "n_valid": 512})
+    assert "\n" not in str(info.value)
+    with pytest.raises(ValueError, match="missing key 'seed'"):
+        RuleConfig.from_dict({k: v for k, v in stored.items() if k != "seed"})
+    with pytest.raises(ValueError, match="N=513"):
+        RuleConfig.from_dict({**stored, "N": [5, 513]})
+    with pytest.raises(ValueError, match="must be a JSON object"):
+        RuleConfig.from_dict([stored])
 
 
 def test_scalars_broadcast_over_models():
-    cfg = rule_config("parity", 10, N=[5, 50, 500], seed=9)
+    cfg = rule_task("parity", 10, N=[5, 50, 500], seed=9).config
     assert cfg.seed == (9, 9, 9) and cfg.N == (5, 50, 500)
-    cfg = rule_config("parity", 10, N=7, seed=[1, 2])
+    cfg = rule_task("parity", 10, N=7, seed=[1, 2]).config
     assert cfg.N == (7, 7) and cfg.models == 2
 
 
@@ -355,23 +377,23 @@ def test_task_exposes_rule_facts():
 @pytest.mark.parametrize(
     "call, named",
     [
-        (lambda: rule_config("xor"), "'xor'"),
-        (lambda: rule_config("group_parity", 12, group=5), "group=5"),
-        (lambda: rule_config("group_parity", 12, group=1), "group=1"),
-        (lambda: rule_config("group_parity", 12), "group=None"),
-        (lambda: rule_config("group_parity", 12, group=24), "group=24"),
-        (lambda: rule_config("parity", 12, group=3), "group=3"),
-        (lambda: rule_config("parity", 8, N=129), "N=129"),
-        (lambda: rule_config("sudoku", N=[10, 289]), "N=289"),
-        (lambda: rule_config("parity", 8, N=0), "N=0"),
-        (lambda: rule_config("parity", 8, N=2.5), "N=2.5"),
-        (lambda: rule_config("parity", 8, N=4, seed=1.5), "seed=1.5"),
-        (lambda: rule_config("balanced", 9), "d=9"),
-        (lambda: rule_config("latin_square", 16), "d=16"),
-        (lambda: rule_config("parity", 1), "d=1"),
-        (lambda: rule_config("parity", 8.0), "d=8.0"),
-        (lambda: rule_config("parity", 8, N=[1, 2], seed=[0, 1, 2]), "N has 2 values"),
-        (lambda: rule_config("parity", 8, N=[]), "must not be empty"),
+        (lambda: rule_task("xor"), "'xor'"),
+        (lambda: rule_task("group_parity", 12, group=5), "group=5"),
+        (lambda: rule_task("group_parity", 12, group=1), "group=1"),
+        (lambda: rule_task("group_parity", 12), "group=None"),
+        (lambda: rule_task("group_parity", 12, group=24), "group=24"),
+        (lambda: rule_task("parity", 12, group=3), "group=3"),
+        (lambda: rule_task("parity", 8, N=129), "N=129"),
+        (lambda: rule_task("sudoku", N=[10, 289]), "N=289"),
+        (lambda: rule_task("parity", 8, N=0), "N=0"),
+        (lambda: rule_task("parity", 8, N=2.5), "N=2.5"),
+        (lambda: rule_task("parity", 8, N=4, seed=1.5), "seed=1.5"),
+        (lambda: rule_task("balanced", 9), "d=9"),
+        (lambda: rule_task("latin_square", 16), "d=16"),
+        (lambda: rule_task("parity", 1), "d=1"),
+        (lambda: rule_task("parity", 8.0), "d=8.0"),
+        (lambda: rule_task("parity", 8, N=[1, 2], seed=[0, 1, 2]), "N has 2 values"),
+        (lambda: rule_task("parity", 8, N=[]), "must not be empty"),
         (lambda: is_valid(torch.zeros(3, 8), "parity"), "torch.float32"),
         (lambda: is_valid(torch.zeros(3, 7, dtype=torch.long), "balanced"), "d=7"),
         (lambda: all_valid("parity", 40), "549755813888"),
@@ -388,6 +410,20 @@ def test_bad_inputs_raise_one_line_naming_the_value(call, named):
     assert "\n" not in str(info.value)
 
 
-def test_public_names_are_exported():
-    for name in ("RuleConfig", "RuleTask", "rule_task", "make_rule_task", "n_valid", "to_bits"):
-        assert getattr(interp, name) is getattr(interp.tasks.rules, name)
+def test_public_names():
+    assert interp.rule_task is rule_task
+    for removed in ("make_rule_task", "rule_config", "n_valid", "chance_rate"):
+        assert not hasattr(interp.tasks.rules, removed), removed
+
+
+def test_a_rule_run_whose_strings_disagree_with_its_config_is_refused(tmp_path):
+    task = rule_task("parity", 8, N=[4, 6], seed=[0, 1])
+    model = DiT(DiTConfig(d=8, d_model=8, n_layers=1, n_heads=2, models=2))
+    save_model(model, tmp_path / "run", task)
+    run = load_run(tmp_path / "run")
+    assert torch.equal(run.task.data, task.data) and torch.equal(run.task.mask, task.mask)
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    config["task"]["seed"] = [0, 2]  # an edited config: model 1's strings would differ
+    (tmp_path / "run" / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match=r"step_0000000.safetensors: task.data does not"):
+        load_run(tmp_path / "run").task

@@ -3,17 +3,14 @@ import math
 import pytest
 import torch
 
-import interp.core.training as training_module
+import interp.core.objectives as objectives_module
 from interp.core.metrics import evaluate
+from interp.core.objectives import Classification
+from interp.core.training import BatchedOptimizer, TrainConfig, checkpoint_schedule, train
 from interp.models.mlp import MLP, MLPConfig
 from interp.tasks.modular import modular_task
-from interp.core.training import (
-    METRICS,
-    BatchedOptimizer,
-    TrainConfig,
-    checkpoint_schedule,
-    train,
-)
+
+METRICS = Classification.metric_names
 
 P, WIDTH = 13, 24
 
@@ -117,7 +114,7 @@ def _grads(params: dict, step: int) -> dict[str, torch.Tensor]:
 )
 def test_batched_optimizer_matches_torch_step_by_step(config, reference):
     params = _params(2)
-    opt = BatchedOptimizer(params, config, models=2)
+    opt = BatchedOptimizer({k: (v, None) for k, v in params.items()}, config, models=2)
     # One torch optimizer per model, on its own copy of that model's slice.
     copies = [
         {k: v[m].detach().clone().requires_grad_() for k, v in params.items()} for m in (0, 1)
@@ -145,7 +142,7 @@ def test_batched_optimizer_matches_torch_step_by_step(config, reference):
 def test_single_model_optimizer_takes_scalar_hyperparameters():
     params = _params(1)
     config = TrainConfig(lr=1e-2, weight_decay=0.5)
-    opt = BatchedOptimizer(params, config, models=1)
+    opt = BatchedOptimizer({k: (v, None) for k, v in params.items()}, config, models=1)
     copy = [v[0].detach().clone().requires_grad_() for v in params.values()]
     ref = torch.optim.AdamW(copy, lr=1e-2, betas=(0.9, 0.98), weight_decay=0.5, foreach=False)
     for step in range(10):
@@ -351,7 +348,7 @@ def test_cpu_chunking_of_the_ensemble_gives_the_same_training(monkeypatch):
         return train(model, task, cfg, progress=False, device="cpu")
 
     whole = trained()
-    monkeypatch.setattr(training_module, "CPU_CHUNK_ELEMENTS", 1)
+    monkeypatch.setattr(objectives_module, "CPU_CHUNK_ELEMENTS", 1)
     chunked = trained()
     for name, value in whole.model.weights().items():
         torch.testing.assert_close(chunked.model.weights()[name], value, atol=1e-5, rtol=1e-4)
