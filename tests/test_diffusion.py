@@ -189,3 +189,40 @@ def test_sampler_input_validation():
     with pytest.raises(ValueError, match="sigma"):
         D(x, torch.ones(4))
     assert math.isfinite(D(x, 0.0).sum().item())
+
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+class PlacedDenoiser:
+    """A denoiser that lives on `device`, like a model: it records where its inputs are."""
+
+    def __init__(self, device: str) -> None:
+        self.device = torch.empty(0, device=device).device  # with its index: cuda:0
+        self.seen: set[tuple[torch.device, torch.device]] = set()
+
+    def __call__(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        self.seen.add((x.device, torch.as_tensor(sigma).device))
+        return torch.zeros_like(x)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_sample_draws_on_the_denoisers_device_by_default(device):
+    D = PlacedDenoiser(device)
+    for stochastic in (False, True):
+        x0 = sample(D, (2, 3, 4), steps=3, stochastic=stochastic)  # no generator, no device
+        assert x0.shape == (2, 3, 4) and x0.device == D.device
+    assert D.seen == {(D.device, D.device)}
+    # A generator must live there too; the same seed gives the same samples.
+    gen = torch.Generator(D.device)
+    a = sample(D, (3, 4), steps=3, generator=gen.manual_seed(0))
+    assert torch.equal(a, sample(D, (3, 4), steps=3, generator=gen.manual_seed(0)))
+    # A plain function has no device: the generator's, else the CPU.
+    assert sample(lambda x, s: x * 0, (3, 4), steps=2).device.type == "cpu"
+    assert sample(lambda x, s: x * 0, (3, 4), steps=2, generator=gen).device == D.device
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a second device")
+def test_sample_on_the_denoisers_device_refuses_a_generator_elsewhere():
+    with pytest.raises(RuntimeError):
+        sample(PlacedDenoiser("cuda"), (3, 4), steps=2, generator=torch.Generator())

@@ -3,9 +3,9 @@ from dataclasses import dataclass
 import pytest
 import torch
 
-from interp.diffusion import generate
 from interp.core.hooks import ablated, cache_activations
-from interp.models.dit import DiT, DiTConfig, edm_loss
+from interp.diffusion import edm_example_loss, sample, sample_training_sigmas
+from interp.models.dit import DiT, DiTConfig
 
 D, SMALL = 8, dict(d=8, d_model=16, n_layers=2, n_heads=2, d_mlp=32)
 
@@ -28,6 +28,14 @@ def randomized(model: DiT, seed: int = 0) -> DiT:
     gen = torch.Generator().manual_seed(seed)
     weights = {k: torch.randn(v.shape, generator=gen) * 0.3 for k, v in model.weights().items()}
     return DiT(model.cfg, weights=weights)
+
+
+def edm_loss(denoiser, clean: torch.Tensor, gen: torch.Generator | None = None) -> torch.Tensor:
+    """EDM's loss of each model on `clean` `[models, batch, d]`: noise levels and noise drawn
+    from `gen`, then `edm_example_loss` averaged over the batch, `[models]`."""
+    sigma = sample_training_sigmas(clean.shape[:-1], gen)
+    noise = torch.randn(clean.shape, generator=gen)
+    return edm_example_loss(denoiser, clean, sigma, noise).mean(-1)
 
 
 def even_parity_strings(n: int, seed: int = 0) -> torch.Tensor:
@@ -169,12 +177,13 @@ def test_interp_hooks_cache_and_ablate_a_dit():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(d=0), "d=0 must be >= 1"),
-        (dict(n_layers=0), "n_layers=0 must be >= 1"),
+        (dict(d=0), "d=0 must be an integer >= 1"),
+        (dict(n_layers=0), "n_layers=0 must be an integer >= 1"),
         (dict(d_model=18, n_heads=4), "d_model=18 must be even and a multiple of n_heads=4"),
         (dict(d_model=9, n_heads=1), "must be even"),
-        (dict(d_mlp=0), "d_mlp=0 must be >= 1"),
-        (dict(sigma_data=0.0), "sigma_data=0.0 must be > 0"),
+        (dict(d_mlp=0), "d_mlp=0 must be an integer >= 1"),
+        (dict(sigma_data=0.0), "sigma_data=0.0 must be finite and > 0"),
+        (dict(sigma_data=float("inf")), "sigma_data=inf must be finite and > 0"),
         (dict(models=3, seed=(1, 2)), "seed has 2 values; expected 1 or models=3"),
     ],
 )
@@ -186,7 +195,9 @@ def test_bad_config_is_refused_with_one_line(kwargs, message):
 def test_config_round_trips_and_bad_weights_are_refused():
     cfg = DiTConfig(d=8, d_model=32, models=2, seed=3)
     assert cfg.d_mlp == 128 and cfg.d_head == 8
-    assert DiTConfig(**cfg.to_dict()) == cfg
+    assert DiTConfig(**cfg.to_dict()) == cfg == DiTConfig.from_dict(cfg.to_dict())
+    with pytest.raises(ValueError, match="unknown key 'width'"):
+        DiTConfig.from_dict({**cfg.to_dict(), "width": 4})
     weights = DiT(cfg).weights()
     with pytest.raises(ValueError, match="weights lack W_pos"):
         DiT(cfg, weights={k: v for k, v in weights.items() if k != "W_pos"})
@@ -261,10 +272,10 @@ def test_a_tiny_dit_learns_its_training_strings(tiny):
 
 
 def test_the_tiny_dit_samples_copies_of_its_training_strings(tiny):
-    """Through `interp.diffusion.generate`: the model is a denoiser as it stands. At 300 steps
+    """Through `interp.diffusion.sample`: the model is a denoiser as it stands. At 300 steps
     it already reproduces its 8 training strings far above chance (8 / 256); the parity rule
     alone is not yet above chance (see the slow test)."""
-    samples = generate(tiny.model, (1, 256, D), generator=torch.Generator().manual_seed(5))
+    samples = sample(tiny.model, (1, 256, D), generator=torch.Generator().manual_seed(5))
     assert samples.shape == (1, 256, D)
     copies, _ = copies_and_valid(samples, tiny.data)
     assert copies.item() >= 0.2, copies  # ~0.35 measured over seeds 0-2; chance 0.03
@@ -276,7 +287,7 @@ def test_a_longer_trained_ensemble_generates_valid_strings():
     (measured: valid 0.87-0.92, copies 0.82-0.87)."""
     data = even_parity_strings(8)
     tiny = train_tiny(data, steps=1000, seeds=(0, 1, 2))
-    samples = generate(tiny.model, (3, 256, D), generator=torch.Generator().manual_seed(5))
+    samples = sample(tiny.model, (3, 256, D), generator=torch.Generator().manual_seed(5))
     copies, valid = copies_and_valid(samples, data)
     assert torch.all(valid >= 0.7), valid
     assert torch.all(copies >= 0.5), copies

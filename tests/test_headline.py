@@ -11,12 +11,17 @@ from pathlib import Path
 import pytest
 import torch
 
-from interp.core.runs import load_run
-from interp.studies.label_noise.extraction import EXTRACTION_METHODS, compare_extraction, extract, extraction_curve
 from interp.core.metrics import evaluate, first_step
-from interp.models.mlp import MLP, MLPConfig
-from interp.tasks.modular import modular_task
+from interp.core.runs import load_run
 from interp.core.training import TrainConfig, train
+from interp.models.mlp import MLP, MLPConfig
+from interp.studies.label_noise.extraction import (
+    EXTRACTION_METHODS,
+    compare_extraction,
+    extract,
+    extraction_curve,
+)
+from interp.tasks.modular import modular_task
 
 SEEDS = (0, 1)
 

@@ -4,10 +4,11 @@ import re
 import pytest
 import torch
 
-from interp.studies.label_noise.extraction import RestrictedLogits, RestrictedLogitsConfig
 from interp.core.metrics import Accuracies, accuracies, evaluate, first_step
 from interp.models.mlp import MLP, MLPConfig
-from interp.tasks.modular import ModularTask, modular_config, modular_task
+from interp.models.restricted import RestrictedLogits, RestrictedLogitsConfig
+from interp.tasks.modular import ModularTask, modular_task
+from interp.tasks.rules import rule_task
 
 P = 3
 
@@ -27,7 +28,7 @@ def tiny_task() -> ModularTask:
     noisy = torch.tensor([[0, 1, 0, 0, 1, 0, 0, 0, 0], [0] * 9]).bool()
     train_labels = labels.repeat(2, 1)
     train_labels[0, 1], train_labels[0, 4] = 2, 0
-    config = modular_config(p=P, seed=[0, 1])
+    config = modular_task(p=P, seed=[0, 1]).config  # the masks below are by hand
     return ModularTask(config, torch.stack([a, b], 1), labels, train, noisy, train_labels)
 
 
@@ -80,10 +81,10 @@ def test_evaluate_scores_a_model_on_each_models_split():
     """Restricted logits with one cosine at frequency 1 peak at c = a + b: a perfect model."""
     p = 11
     task = modular_task(p=p, noise=[0.0, 0.3], seed=[0, 1])
-    cos = torch.zeros(2, (p - 1) // 2)
+    cos, sin = torch.zeros(2, (p - 1) // 2), torch.zeros(2, (p - 1) // 2)
     cos[:, 0] = 1.0
     model = RestrictedLogits(
-        RestrictedLogitsConfig(p=p, op="add", models=2), weights={"cos_coef": cos}
+        RestrictedLogitsConfig(p=p, op="add", models=2), weights={"cos_coef": cos, "sin_coef": sin}
     )
     acc = evaluate(model, task)
     assert acc.test.tolist() == [1.0, 1.0]
@@ -93,7 +94,7 @@ def test_evaluate_scores_a_model_on_each_models_split():
     clean_share = (task.clean.sum(1) / task.train.sum(1)).tolist()
     assert acc.train.tolist() == [1.0, pytest.approx(clean_share[1])]
     # Negating the coefficients moves the peak away from the right answer.
-    flipped = RestrictedLogits(model.cfg, weights={"cos_coef": -cos})
+    flipped = RestrictedLogits(model.cfg, weights={"cos_coef": -cos, "sin_coef": sin})
     assert evaluate(flipped, task).test.tolist() == [0.0, 0.0]
 
 
@@ -112,6 +113,23 @@ def test_evaluate_needs_one_model_per_task_model():
     task = modular_task(p=7, seed=[0, 1])
     with pytest.raises(ValueError, match="3 models but the task has 2"):
         evaluate(MLP(MLPConfig(p=7, width=4, models=3)), task)
+    with pytest.raises(ValueError, match="2 models but the task has 3"):
+        evaluate(MLP(MLPConfig(p=7, width=4, models=2)), modular_task(p=7, seed=[0, 1, 2]))
+
+
+def test_evaluate_needs_the_models_p():
+    model = MLP(MLPConfig(p=31, width=4))
+    with pytest.raises(ValueError, match="p=31 but the task has p=29"):
+        evaluate(model, modular_task(p=29))
+    restricted = RestrictedLogits(RestrictedLogitsConfig(p=7, op="add"))
+    with pytest.raises(ValueError, match="p=7 but the task has p=11"):
+        evaluate(restricted, modular_task(p=11))
+
+
+def test_evaluate_needs_a_modular_task():
+    task = rule_task("parity", d=6, N=8)
+    with pytest.raises(ValueError, match="mlp model takes a 'modular' task, not 'rules'"):
+        evaluate(MLP(MLPConfig(p=7, width=4)), task)
 
 
 def test_accuracies_to_dict_and_str():

@@ -177,6 +177,10 @@ def test_zeroing_hook_post_leaves_the_output_bias():
         ({"models": 1, "seed": (1, 2)}, "seed has 2 values"),
         ({"width": 0}, "width=0"),
         ({"models": 0}, "models=0"),
+        ({"init_scale": float("nan")}, "init_scale=nan must be finite"),
+        ({"init_scale": float("inf")}, "init_scale=inf must be finite"),
+        ({"init_scale": 0.0}, r"init_scale=0.0 must be finite and > 0"),
+        ({"init_scale": -1.0}, r"init_scale=-1.0 must be finite and > 0"),
     ],
 )
 def test_invalid_config_raises(kwargs, match):
@@ -193,6 +197,36 @@ def test_weights_of_the_wrong_shape_raise(name, shape):
     w[name] = torch.zeros(shape)
     with pytest.raises(ValueError, match=f"weight {name} has shape"):
         MLP(MLPConfig(p=P, width=WIDTH, models=2), weights=w)
+
+
+@pytest.mark.parametrize("missing", ["b_out", "U"])
+def test_missing_weights_raise_instead_of_filling_zeros(missing):
+    w = random_weights(models=2)
+    del w[missing]
+    with pytest.raises(ValueError, match=f"weights lack {missing}"):
+        MLP(MLPConfig(p=P, width=WIDTH, models=2, bias=True), weights=w)
+
+
+def test_unexpected_weights_raise():
+    with pytest.raises(ValueError, match="unexpected weights b_in, b_out"):
+        MLP(MLPConfig(p=P, width=WIDTH, models=2), weights=random_weights(models=2))
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_non_finite_weights_raise_naming_the_weight(bad):
+    w = random_weights(models=3)
+    w["W"][1, 0, 0] = bad
+    with pytest.raises(ValueError, match=r"weight W holds NaN or inf \(models \[1\]\)"):
+        MLP(MLPConfig(p=P, width=WIDTH, models=3, bias=True), weights=w)
+
+
+def test_config_dict_round_trip_and_unknown_keys():
+    cfg = MLPConfig(p=P, width=WIDTH, models=2, seed=(4, 9), act="relu", bias=True)
+    assert MLPConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ValueError, match="unknown key 'depth'"):
+        MLPConfig.from_dict(cfg.to_dict() | {"depth": 2})
+    with pytest.raises(ValueError, match="missing key 'p'"):
+        MLPConfig.from_dict({"width": WIDTH})
 
 
 def test_given_weights_are_copied():

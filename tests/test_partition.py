@@ -5,9 +5,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from interp.studies.label_noise.extraction import prune
 from interp.core.metrics import evaluate
 from interp.models.mlp import MLP, MLPConfig
+from interp.studies.label_noise.extraction import prune
 from interp.studies.label_noise.partition import (
     PARTITION_METHODS,
     ablation_effects,

@@ -18,11 +18,11 @@ import numpy as np
 import pytest
 
 import probes
-from interp.studies.label_noise.extraction import extract
-from interp.fourier import extract_frequencies
 from interp.core.hooks import activation_gradients, cache_activations
 from interp.core.metrics import evaluate
+from interp.fourier import extract_frequencies
 from interp.models.mlp import MLP, MLPConfig
+from interp.studies.label_noise.extraction import extract
 from interp.tasks.modular import ModularTask
 
 

@@ -7,10 +7,9 @@ import torch
 from interp.tasks.modular import (
     OPS,
     ModularConfig,
+    ModularTask,
     group_order,
     is_prime,
-    make_task,
-    modular_config,
     modular_task,
 )
 
@@ -122,7 +121,7 @@ def test_noisy_examples_spread_over_the_table():
 
 def test_config_regenerates_identical_tensors():
     task = modular_task(p=11, op="subtract", train_fraction=[0.3, 0.6], noise=0.4, seed=[7, 8])
-    assert_same_task(make_task(task.config), task)
+    assert_same_task(ModularTask.from_config(task.config), task)
 
 
 def test_same_seed_same_task_whatever_the_ensemble():
@@ -144,7 +143,7 @@ def test_same_seed_shares_the_split_across_noise_rates():
 
 
 def test_scalars_broadcast_over_models():
-    cfg = modular_config(p=7, train_fraction=0.4, noise=[0.1, 0.2, 0.3], seed=9)
+    cfg = modular_task(p=7, train_fraction=0.4, noise=[0.1, 0.2, 0.3], seed=9).config
     assert cfg.models == 3
     assert cfg.train_fraction == (0.4, 0.4, 0.4)
     assert cfg.noise == (0.1, 0.2, 0.3)
@@ -196,22 +195,44 @@ def test_select_picks_models_consistently():
     for name in ("train", "noisy", "train_labels"):
         assert torch.equal(getattr(sub, name), getattr(task, name)[[2, 0]])
     assert torch.equal(sub.labels, task.labels) and torch.equal(sub.inputs, task.inputs)
-    assert_same_task(make_task(sub.config), sub)  # the sub-config regenerates the sub-task
+    assert_same_task(ModularTask.from_config(sub.config), sub)  # the sub-config regenerates it
 
 
 def test_config_dict_round_trip():
-    cfg = modular_config(p=13, op="divide", train_fraction=[0.3, 0.8], noise=0.25, seed=[4, 2])
+    cfg = modular_task(p=13, op="divide", train_fraction=[0.3, 0.8], noise=0.25, seed=[4, 2]).config
     d = cfg.to_dict()
     assert d["seed"] == [4, 2] and d["noise"] == [0.25, 0.25]
     restored = ModularConfig.from_dict(json.loads(json.dumps(d)))
     assert restored == cfg
-    assert_same_task(make_task(restored), make_task(cfg))
+    assert_same_task(ModularTask.from_config(restored), ModularTask.from_config(cfg))
 
 
 def test_from_dict_validates():
-    d = modular_config(p=7).to_dict() | {"noise": [1.5]}
+    d = modular_task(p=7).config.to_dict() | {"noise": [1.5]}
     with pytest.raises(ValueError, match="noise=1.5"):
         ModularConfig.from_dict(d)
+
+
+def test_from_dict_names_an_unknown_or_missing_key():
+    d = modular_task(p=7).config.to_dict()
+    with pytest.raises(ValueError, match="unknown key 'noise_rate'"):
+        ModularConfig.from_dict(d | {"noise_rate": [0.1]})
+    del d["op"]
+    with pytest.raises(ValueError, match="missing key 'op'"):
+        ModularConfig.from_dict(d)
+    with pytest.raises(ValueError, match="must be a JSON object; got list"):
+        ModularConfig.from_dict([7, "add"])
+
+
+def test_a_split_without_a_training_or_a_held_out_pair_is_refused():
+    # 97 * 97 = 9409 pairs; the split trains on round(train_fraction * 9409) of them
+    with pytest.raises(ValueError, match="train_fraction=5e-05 gives 0 training pairs of 9409"):
+        modular_task(p=97, train_fraction=0.00005)
+    with pytest.raises(ValueError, match="gives 9409 training pairs of 9409"):
+        modular_task(p=97, train_fraction=0.99999)
+    with pytest.raises(ValueError, match="gives 0 training pairs"):
+        modular_task(p=7, train_fraction=[0.5, 0.01], seed=[0, 1])  # any one model
+    assert modular_task(p=97, train_fraction=0.0001).train.sum().item() == 1  # 0.94 rounds up
 
 
 @pytest.mark.parametrize("p", [3, 7, 13, 97])
