@@ -17,7 +17,9 @@ import time
 from pathlib import Path
 
 import interp
-from interp import plots
+from interp.figures import write_figures
+from interp.studies import clocks as study
+from interp.studies.clocks import plots
 
 
 def main() -> None:
@@ -32,7 +34,7 @@ def main() -> None:
     labels = [f"N={n}" for n in task.N]
 
     steps, stats = interp.generation_curve(run, samples=args.samples)
-    threshold = interp.threshold_above_chance(task.chance_rate)
+    threshold = study.threshold_above_chance(task.chance_rate)
     clocks = interp.measure_clocks(stats, steps, rule_threshold=threshold)
     print(f"{args.run}: {task.config.rule}, d={task.d}, N={list(task.N)}, steps {steps[-1]}")
     print(f"\nvalid / memorized / novel-valid fraction of {args.samples} samples per model")
@@ -61,7 +63,7 @@ def main() -> None:
         figures[f"basins_{label.replace('=', '')}"] = plots.basin_radii(
             steps_b, radii["training"][:, m], radii["novel"][:, m]
         )
-    paths = plots.write_figures(figures, args.out)
+    paths = write_figures(figures, args.out)
     print(f"\nwrote {len(paths)} figures to {args.out}/ in {time.perf_counter() - start:.0f} s")
 
 

@@ -18,7 +18,8 @@ from pathlib import Path
 import torch
 
 import interp
-from interp import plots
+from interp.figures import write_figures
+from interp.studies.label_noise import plots
 
 DEFAULT_RUN = Path(__file__).resolve().parent.parent / "checkpoints" / "add_p97_noise080"
 NAMES = {
@@ -64,7 +65,8 @@ def main() -> None:
     print("(train-noisy: agreement with the *wrong* training labels; lower = less memorized.)")
     print("(labels only: no network. 'logits' fits one function of (a + b - c) to the network's")
     print(" outputs, which pools the labels of every class: it scores what the pooled vote of the")
-    print(" labels scores and proves nothing about the weights; see interp/extraction.py.)")
+    print(" labels scores and proves nothing about the weights; see")
+    print(" interp/studies/label_noise/extraction.py.)")
 
     spectrum = interp.extract_frequencies(model)
     clean_spectrum = interp.extract_frequencies(interp.extract(model))
@@ -89,7 +91,7 @@ def main() -> None:
         ),
         "extraction": plots.extraction_bars(results),
     }
-    paths = plots.write_figures(figures, args.out)
+    paths = write_figures(figures, args.out)
     print(
         "\nextracted test accuracy over training: "
         + ", ".join(f"{s}: {a:.2f}" for s, a in zip(steps, extracted_test.tolist()))

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import interp
-from interp.core.training import TrainConfig, train
+from interp.studies import label_noise
 
 WEIGHT_DECAYS = (0.0, 5.0, 15.0, 20.0)
 # Doshi et al. 2024, xi = 0.35: weight decay -> (train %, test %, phase)
@@ -42,9 +42,11 @@ def main() -> None:
     models = len(WEIGHT_DECAYS)
     task = interp.modular_task(p=97, op="add", train_fraction=0.5, noise=0.35, seed=[0] * models)
     model = interp.MLP(interp.MLPConfig(p=97, width=500, models=models, seed=[0] * models))
-    config = TrainConfig(steps=args.epochs, lr=1e-2, weight_decay=WEIGHT_DECAYS, log_every=50)
+    config = interp.TrainConfig(
+        steps=args.epochs, lr=1e-2, weight_decay=WEIGHT_DECAYS, log_every=50
+    )
     start = time.perf_counter()
-    trained = train(model, task, config, out=args.out, device=args.device).model
+    trained = interp.train(model, task, config, out=args.out, device=args.device).model
     minutes = (time.perf_counter() - start) / 60
     print(
         f"\ntrained {models} models x {args.epochs} epochs batched in {minutes:.1f} min "
@@ -54,7 +56,7 @@ def main() -> None:
     raw = interp.evaluate(trained, task)
     ipr = interp.extract_frequencies(trained).ipr  # [models, neurons]
     keep = ipr >= ipr.quantile(args.prune, dim=1, keepdim=True)
-    pruned = interp.evaluate(interp.prune(trained, keep), task)
+    pruned = interp.evaluate(label_noise.prune(trained, keep), task)
     projected = interp.evaluate(interp.extract(trained), task)
 
     print(

@@ -19,7 +19,8 @@ from pathlib import Path
 import torch
 
 import interp
-from interp import plots
+from interp.figures import lines, write_figures
+from interp.studies.label_noise.plots import training_curves
 
 DEFAULT_RUN = Path(__file__).resolve().parent.parent / "checkpoints" / "add_p97_noise080"
 THRESHOLDS = (0.5, 0.9, 0.99)
@@ -74,12 +75,12 @@ def main() -> None:
             f"{raw.test[i, m]:>10.3f}{extracted.test[i, m]:>16.3f}"
         )
 
-    figure = plots.training_curves(
+    figure = training_curves(
         metrics, model=m, extracted=(torch.tensor(steps), extracted.test[:, m])
     )
     figure.update_layout(title="Memorizing 80% wrong labels while the weights learn the rule")
     difference = noisy - clean
-    gap = plots.lines(
+    gap = lines(
         logged.tolist(),
         {"train-noisy fit minus train-clean fit": difference.tolist()},
         xlabel="step",
@@ -87,7 +88,7 @@ def main() -> None:
         title="Which labels are fit first: positive = the wrong ones",
         log_x=False,
     )
-    paths = plots.write_figures({"dynamics": figure, "noisy_minus_clean": gap}, args.out)
+    paths = write_figures({"dynamics": figure, "noisy_minus_clean": gap}, args.out)
     print(f"\nwrote {len(paths)} figures to {args.out}/ in {time.perf_counter() - start:.1f} s")
 
 

@@ -27,7 +27,10 @@ from pathlib import Path
 import torch
 
 import interp
-from interp import plots
+from interp.core.device import resolve_device
+from interp.core.runs import Run
+from interp.figures import lines, write_figures
+from interp.studies import label_noise
 
 BASE_MODEL = dict(p=97, width=500, act="square", init="doshi", init_scale=1.0)
 BASE_TASK = dict(op="add", train_fraction=0.5, noise=0.8, seed=0)
@@ -106,7 +109,7 @@ def frontier_experiments() -> list[Experiment]:
     ]
 
 
-def train_or_reuse(exp: Experiment, root: Path, steps: int) -> interp.Run:
+def train_or_reuse(exp: Experiment, root: Path, steps: int) -> Run:
     """Train `exp` into root/name, or reuse (resume) what is already there."""
     path = root / exp.name
     if (path / "config.json").exists():
@@ -151,10 +154,10 @@ def train_or_reuse(exp: Experiment, root: Path, steps: int) -> interp.Run:
     return interp.load_run(path)
 
 
-def measure(exp: Experiment, run: interp.Run) -> list[dict]:
+def measure(exp: Experiment, run: Run) -> list[dict]:
     """One row per model: final raw / extracted accuracies and the neuron curve over steps."""
     start = time.perf_counter()
-    steps, curve = interp.extraction_curve(run, methods=interp.EXTRACTION_METHODS)
+    steps, curve = interp.extraction_curve(run, methods=label_noise.EXTRACTION_METHODS)
     seconds = (time.perf_counter() - start) / len(steps)
     rows = []
     for m in range(len(exp.models)):
@@ -189,18 +192,18 @@ def search_table(rows: list[dict]) -> str:
         "| key (end) | logits (end) | baseline | pooled baseline | best neuron (step) |\n"
         "|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
-    lines = []
+    table = []
     for r in rows:
         f = r["final"]
         best = max(range(len(r["steps"])), key=lambda j: r["neuron_test"][j])
-        lines.append(
+        table.append(
             f"| {r['axis']} | {r['label']} | {f['raw']['test']:.3f} "
             f"| {f['raw']['train_noisy']:.3f} | {at(r, 10):.3f} | {at(r, 100):.3f} "
             f"| {f['neuron']['test']:.3f} | {f['key']['test']:.3f} | {f['logits']['test']:.3f} "
             f"| {f['baseline']['test']:.3f} | {f['pooled baseline']['test']:.3f} "
             f"| {r['neuron_test'][best]:.3f} ({r['steps'][best]}) |"
         )
-    return head + "\n".join(lines)
+    return head + "\n".join(table)
 
 
 def frontier(rows: list[dict], key: str) -> tuple[list, dict[str, list[float]], str]:
@@ -231,7 +234,7 @@ def main() -> None:
     parser.add_argument("--only", choices=["search", "frontier"], default=None)
     parser.add_argument("--steps", type=int, default=1000)
     args = parser.parse_args()
-    device = interp.resolve_device("auto")
+    device = resolve_device("auto")
     print(
         f"device {device}" + (f" ({torch.cuda.get_device_name()})" if device.type == "cuda" else "")
     )
@@ -260,9 +263,9 @@ def main() -> None:
         for key, subset in (("noise", noise_rows), ("width", width_rows)):
             xs, curves, table = frontier(subset, key)
             print(f"\n## Frontier against {key}\n\n{table}")
-            figures[f"frontier_{key}"] = plots.lines(xs, curves, xlabel=key)
+            figures[f"frontier_{key}"] = lines(xs, curves, xlabel=key)
     if figures:
-        paths = plots.write_figures(figures, args.out)
+        paths = write_figures(figures, args.out)
         print(f"\nwrote {len(paths)} figures to {args.out}/")
 
 

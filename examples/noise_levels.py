@@ -16,12 +16,13 @@ from pathlib import Path
 from noise80_search import Experiment, train_or_reuse
 
 import interp
+from interp.core.runs import Run
 
 NOISES = (0.2, 0.4, 0.6, 0.8)
 STEPS = 1000
 
 
-def noise_levels_run(root: str | Path = "runs") -> interp.Run:
+def noise_levels_run(root: str | Path = "runs") -> Run:
     """The four-noise-level run under `root`, trained first if it is not there (resumed if cut).
 
     The headline search's base recipe (examples/noise80_search.py) with one model per noise."""

@@ -18,13 +18,16 @@ import argparse
 from pathlib import Path
 
 import interp
-from interp import plots
+from interp.figures import lines, write_figures
+from interp.models.mlp import MLP
+from interp.studies import label_noise
 from interp.studies.label_noise.partition import KEPT_FRACTIONS
+from interp.tasks.modular import ModularTask
 
 SHIPPED = Path("checkpoints/add_p97_noise080")
 
 
-def networks(runs: Path) -> list[tuple[str, interp.MLP, interp.ModularTask]]:
+def networks(runs: Path) -> list[tuple[str, MLP, ModularTask]]:
     """(label, one-model MLP, its task) for noise 0.2, 0.4, 0.6 and the shipped run at 0.8.
 
     The 0.8 model of runs/noise_levels has the shipped run's recipe and seeds (and, trained in a
@@ -45,13 +48,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("figures/partition"))
     args = parser.parse_args()
 
-    rows, curves = [], {method: {} for method in interp.PARTITION_METHODS}
+    rows, curves = [], {method: {} for method in label_noise.PARTITION_METHODS}
     for label, model, task in networks(args.runs):
         raw = interp.evaluate(model, task)
         extracted = interp.extract(model)
         neuron = interp.evaluate(extracted, task)
         cells = [label, f"{raw.test.item():.3f}", f"{raw.train_noisy.item():.3f}"]
-        for method in interp.PARTITION_METHODS:
+        for method in label_noise.PARTITION_METHODS:
             part = interp.partition_neurons(model, task, method)
             general, memory = part.subnetworks(model)
             g = interp.evaluate(general, task, test=part.evaluation)
@@ -59,15 +62,15 @@ def main() -> None:
             share = part.general.float().mean().item()
             cells += [f"{g.test.item():.3f} / {g.train_noisy.item():.3f} ({share:.0%})"]
             cells += [f"{m.train_noisy.item():.3f}"]
-            kept = interp.kept_fraction_curve(model, task, part)
-            kept_extracted = interp.kept_fraction_curve(extracted, task, part)
+            kept = label_noise.kept_fraction_curve(model, task, part)
+            kept_extracted = label_noise.kept_fraction_curve(extracted, task, part)
             curves[method][f"raw, noise {label}"] = kept.test[:, 0].tolist()
             curves[method][f"extracted, noise {label}"] = kept_extracted.test[:, 0].tolist()
         cells += [f"{neuron.test.item():.3f} / {neuron.train_noisy.item():.3f}"]
         rows.append("| " + " | ".join(cells) + " |")
         print(f"noise {label}: done")
 
-    methods = interp.PARTITION_METHODS
+    methods = label_noise.PARTITION_METHODS
     head = "| noise | raw test | raw train-noisy | "
     head += " | ".join(f"{m}: general test / noisy (share) | {m}: memory noisy" for m in methods)
     head += " | neuron extraction test / noisy |\n"
@@ -83,7 +86,7 @@ def main() -> None:
         )
         print(f"\n## Test accuracy against kept fraction, neurons ranked by {method}\n\n{table}")
     figures = {
-        f"kept_fraction_{method}": plots.lines(
+        f"kept_fraction_{method}": lines(
             KEPT_FRACTIONS,
             by_run,
             xlabel="kept fraction of neurons",
@@ -92,7 +95,7 @@ def main() -> None:
         )
         for method, by_run in curves.items()
     }
-    paths = plots.write_figures(figures, args.out)
+    paths = write_figures(figures, args.out)
     print(f"\nwrote {len(paths)} figures to {args.out}/")
 
 

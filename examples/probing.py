@@ -25,19 +25,20 @@ from noise_levels import NOISES, noise_levels_run
 
 import interp
 import probes
-from interp import plots
 from interp.core.hooks import activation_gradients, cache_activations
+from interp.core.runs import Run
+from interp.figures import lines, write_figures
 
 DEFAULT_RUN = Path(__file__).resolve().parent.parent / "checkpoints" / "add_p97_noise080"
 
 
 def table(header: list[str], rows: list[list[str]]) -> str:
     """A markdown table."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "---:|" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+    head = ["| " + " | ".join(header) + " |", "|" + "---:|" * len(header)]
+    return "\n".join(head + ["| " + " | ".join(row) + " |" for row in rows])
 
 
-def over_training(run: interp.Run, out: dict) -> None:
+def over_training(run: Run, out: dict) -> None:
     """Part 1: probes and extraction at every saved step of a one-model run."""
     task = run.task
     s, train = task.labels.numpy(), task.train[0].numpy()
@@ -57,7 +58,7 @@ def over_training(run: interp.Run, out: dict) -> None:
             curves[name].append(value)
     header = ["step", "network test", "rule probe", "best frequency R^2", "extracted test"]
     print(table(header, rows))
-    out["over_training"] = plots.lines(
+    out["over_training"] = lines(
         run.steps,
         curves,
         xlabel="step",
@@ -67,7 +68,7 @@ def over_training(run: interp.Run, out: dict) -> None:
     )
 
 
-def across_noise(run: interp.Run, out: dict) -> None:
+def across_noise(run: Run, out: dict) -> None:
     """Part 2: probes of each model of the noise-levels run (one model per noise level)."""
     task, model = run.task, run.model()
     acts = cache_activations(model, task, "hook_post")["hook_post"].numpy()
@@ -103,15 +104,15 @@ def across_noise(run: interp.Run, out: dict) -> None:
     print(table(header + ["top frequency R^2 (f: R^2)"], acc_rows))
     print("\nnoisy-label probe, cross-validated ROC AUC over the training examples\n")
     print(table(["noise", *auc], auc_rows))
-    out["noise_accuracy"] = plots.lines(NOISES, accuracy, "label noise", "test accuracy")
-    out["noise_auc"] = plots.lines(
+    out["noise_accuracy"] = lines(NOISES, accuracy, "label noise", "test accuracy")
+    out["noise_auc"] = lines(
         NOISES,
         auc,
         "label noise",
         "ROC AUC, noisy vs clean",
         title="Can a linear probe tell which training labels are noisy?",
     )
-    out["frequency_r2"] = plots.lines(
+    out["frequency_r2"] = lines(
         frequency.frequencies.tolist(),  # 1..F, the same for every model
         r2,
         "frequency",
@@ -140,7 +141,7 @@ def main() -> None:
     across_noise(run, figures)
     print(f"\n({time.perf_counter() - start:.0f} s)")
 
-    paths = plots.write_figures(figures, args.out)
+    paths = write_figures(figures, args.out)
     print(f"\nwrote {len(paths)} figures to {args.out}/")
 
 

@@ -5,13 +5,14 @@ with the score basins of seen and unseen valid strings over training.
     python examples/two_clocks.py [--sweeps parity_N,pairs_N,complexity,size]
                                   [--runs runs/clocks] [--out figures/clocks] [--steps S]
 
-Trains (or reuses, or resumes) every run under --runs with `interp.train_generative`:
+Trains (or reuses, or resumes) every run under --runs with `interp.train`:
 - parity_N: even-parity strings of 12 bits, N = 16, 32, 64, 128: one batched DiT ensemble and one
-  GPT per N, 3000 steps each;
+  batched GPT ensemble over N (one GPT per N, each seeded 0 as it would be alone), 3000 steps
+  each;
 - pairs_N: 18-bit strings whose every pair of bits has even parity (group parity, G = 2: 512
-  valid strings), N = 8 ... 128: one DiT ensemble (20000 steps) and one GPT per N (3000 steps),
-  so both clocks ring for both kinds; plus the score basins of training and unseen valid
-  strings over the DiT's training;
+  valid strings), N = 8 ... 128: one DiT ensemble (20000 steps) and one GPT ensemble over N
+  (3000 steps), so both clocks ring for both kinds; plus the score basins of training and unseen
+  valid strings over the DiT's training;
 - complexity: group parity of 18 bits with groups of G = 2, 3, 6, 9 (2^9, 2^12, 2^15, 2^16
   valid strings), N = 256, one DiT (d_model 64) per G, 10000 steps;
 - size: group parity G = 3 of 18 bits, N = 256, DiT width d_model = 16 ... 128, 10000 steps
@@ -31,7 +32,15 @@ import time
 from pathlib import Path
 
 import interp
-from interp import plots
+from interp.core.runs import Run
+from interp.figures import write_figures
+from interp.studies.clocks import (
+    GenerationStats,
+    basin_targets,
+    empirical_basins,
+    plots,
+    threshold_above_chance,
+)
 
 DIT = dict(d_model=32, n_layers=2, n_heads=4)
 GPT = dict(d_model=32, n_layers=2, n_heads=4, d_mlp=128)
@@ -45,8 +54,9 @@ WIDTHS = (16, 32, 64, 128)
 GROUP_WIDTH = 64  # d_model of the complexity sweep
 
 
-def train(name: str, model_cfg, task, loss: str, root: Path, steps: int) -> interp.Run:
-    """Train into root/name, or reuse a finished run there, or resume a cut one."""
+def train(name: str, model, task, loss: str, root: Path, steps: int) -> Run:
+    """Train `model` (a fresh DiT or GPT ensemble) into root/name, or reuse a finished run
+    there, or resume a cut one."""
     path = root / name
     if (path / "config.json").exists():
         run = interp.load_run(path)
@@ -63,24 +73,24 @@ def train(name: str, model_cfg, task, loss: str, root: Path, steps: int) -> inte
         steps=steps, lr=3e-3, loss=loss, batch_size=128, log_every=50, save_log=25
     )
     print(f"train {name}", flush=True)
-    interp.train_generative(model_cfg, task, config, out=path, command="examples/two_clocks.py")
+    interp.train(model, task, config, out=path, command="examples/two_clocks.py")
     return interp.load_run(path)
 
 
-def clocks_of(run: interp.Run, samples: int) -> tuple[list[int], interp.GenerationStats, list]:
+def clocks_of(run: Run, samples: int) -> tuple[list[int], GenerationStats, list]:
     """Steps, generation stats, and the clocks with tau_rule at 80% and at 50% of the way from
     chance to 1 (the second separates runs that cross 80% between the same two checkpoints)."""
     steps, stats = interp.generation_curve(run, samples=samples)
     clocks = [
         interp.measure_clocks(
-            stats, steps, rule_threshold=interp.threshold_above_chance(run.task.chance_rate, f)
+            stats, steps, rule_threshold=threshold_above_chance(run.task.chance_rate, f)
         )
         for f in (0.8, 0.5)
     ]
     return steps, stats, clocks
 
 
-def row(label: str, run: interp.Run, stats, both, m: int) -> dict:
+def row(label: str, run: Run, stats, both, m: int) -> dict:
     n, (clocks, half) = run.task.N[m], both
     return {
         "setting": label,
@@ -107,22 +117,21 @@ def table(rows: list[dict]) -> str:
 
 
 def n_sweep(name: str, rule: str, d: int, group: int | None, ns, steps: dict, args) -> tuple:
-    """One DiT ensemble over N and one GPT per N; the DiT's run comes back for the basins."""
+    """One DiT ensemble and one GPT ensemble over N (every GPT seeded 0, so each trains as it
+    would alone); the DiT's run comes back for the basins."""
     rows, figures = [], {}
-    task = interp.rule_task(rule, d=d, group=group, N=list(ns), seed=0)
-    dit_cfg = interp.DiTConfig(d=d, **DIT, models=len(ns), seed=0)
-    dit = train(f"{name}_dit", dit_cfg, task, "edm", args.runs, steps["dit"])
+    task = interp.rule_task(rule, d=d, group=group, N=list(ns), seed=0)  # nested sets
+    dit_model = interp.DiT(interp.DiTConfig(d=d, **DIT, models=len(ns), seed=0))
+    dit = train(f"{name}_dit", dit_model, task, "edm", args.runs, steps["dit"])
     s, stats, clocks = clocks_of(dit, args.samples)
     rows += [row("DiT", dit, stats, clocks, m) for m in range(len(ns))]
     figures[f"clocks_{name}_dit"] = plots.clocks_figure(
         s, stats, clocks[0], labels=[f"N={n}" for n in ns]
     )
-    for n in ns:
-        gpt_task = interp.rule_task(rule, d=d, group=group, N=n, seed=0)
-        gpt_cfg = interp.GPTConfig(d=d, **GPT, seed=0)
-        gpt = train(f"{name}_gpt_{n}", gpt_cfg, gpt_task, "ce", args.runs, steps["gpt"])
-        _, gstats, gclocks = clocks_of(gpt, args.samples)
-        rows.append(row("GPT", gpt, gstats, gclocks, 0))
+    gpt_model = interp.GPT(interp.GPTConfig(d=d, **GPT, models=len(ns), seed=[0] * len(ns)))
+    gpt = train(f"{name}_gpt", gpt_model, task, "ce", args.runs, steps["gpt"])
+    _, gstats, gclocks = clocks_of(gpt, args.samples)
+    rows += [row("GPT", gpt, gstats, gclocks, m) for m in range(len(ns))]
     taus = {
         f"{kind} {clock}": [r[clock] for r in rows if r["setting"] == kind]
         for kind in ("DiT", "GPT")
@@ -132,14 +141,14 @@ def n_sweep(name: str, rule: str, d: int, group: int | None, ns, steps: dict, ar
     return rows, figures, dit
 
 
-def basins(dit: interp.Run, ns, every: int = 1, repeats: int = 16) -> tuple[list[dict], dict]:
+def basins(dit: Run, ns, every: int = 1, repeats: int = 16) -> tuple[list[dict], dict]:
     """Mean basin radius of 16 training and 16 unseen valid strings per model at every
     `every`-th saved step (the last included), `repeats` starts per target and sigma, and under
     each model's empirical optimal denoiser (the memorizing optimum, last row)."""
-    targets = interp.basin_targets(dit.task)
+    targets = basin_targets(dit.task)
     chosen = dit.steps[::-every][::-1]
     steps_b, radii = interp.basin_curve(dit, targets, repeats=repeats, steps=chosen)
-    optimum = interp.empirical_basins(dit.task, targets, repeats=repeats)
+    optimum = empirical_basins(dit.task, targets, repeats=repeats)
     optimum = {k: v.mean(-1) for k, v in optimum.items()}
 
     def means(at, train, novel) -> dict:
@@ -178,10 +187,10 @@ def run_sweep(sweep: str, args) -> tuple[dict[str, list[dict]], dict]:
         figures.update({f"pairs_{k}": v for k, v in basin_figures.items()})
         return {"pairs_N": rows, "pairs_basins": basin_rows}, figures
 
-    def group_run(g: int, width: int) -> interp.Run:  # shared by both sweeps
+    def group_run(g: int, width: int) -> Run:  # shared by both sweeps
         task = interp.rule_task("group_parity", d=18, group=g, N=256, seed=0)
-        cfg = interp.DiTConfig(d=18, **{**DIT, "d_model": width}, seed=0)
-        return train(f"group18_g{g}_w{width}", cfg, task, "edm", args.runs, steps[sweep])
+        model = interp.DiT(interp.DiTConfig(d=18, **{**DIT, "d_model": width}, seed=0))
+        return train(f"group18_g{g}_w{width}", model, task, "edm", args.runs, steps[sweep])
 
     rows = []
     if sweep == "complexity":
@@ -219,7 +228,7 @@ def main() -> None:
         for name, rows in results.items():
             print(f"\n## {name}\n\n{table(rows)}", flush=True)
         (args.runs / f"results_{sweep}.json").write_text(json.dumps(results, indent=1))
-        paths = plots.write_figures(figures, args.out)
+        paths = write_figures(figures, args.out)
         print(f"\nwrote {len(paths)} figures to {args.out}/", flush=True)
     print(f"done in {time.perf_counter() - start:.0f} s")
 

@@ -1,6 +1,6 @@
 """probes: linear probes over what a network computes, on plain numpy arrays.
 
-Features come from `interp.hooks` (cached activations, per-example gradients), one model at a
+Features come from `interp.core.hooks` (cached activations, per-example gradients), one model at a
 time; every probe returns a small dataclass holding the fitted scikit-learn estimator and its
 held-out score, and is deterministic given its seed. No torch is imported here.
 

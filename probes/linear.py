@@ -189,7 +189,7 @@ def noisy_label_probe(
 
     Args:
         features: `[n, d]` one row per *training* example: activations, per-example gradient
-            magnitudes (`interp.hooks.activation_gradients`), or both concatenated.
+            magnitudes (`interp.core.hooks.activation_gradients`), or both concatenated.
         noisy: `[n]` bool, which of those examples carry a noisy label.
         seed: seed of the fold shuffle.
         folds: number of folds K (each class needs at least K rows).

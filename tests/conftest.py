@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import pytest
 import torch
 
+from interp.core.training import TrainConfig, TrainResult, train
 from interp.models.mlp import MLP, MLPConfig
 from interp.tasks.modular import ModularTask, modular_task
-from interp.core.training import TrainConfig, TrainResult, train
 
 # These tensors are tiny: extra intra-op threads only add contention on a shared CPU.
 torch.set_num_threads(1)

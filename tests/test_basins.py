@@ -3,8 +3,8 @@ import itertools
 import pytest
 import torch
 
+from interp.diffusion import EmpiricalDenoiser
 from interp.studies.clocks.basins import BasinResult, basin_radius, basin_returns, measure_basins
-from interp.diffusion import empirical_denoiser
 
 SIGMAS = torch.tensor([0.02, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6])
 
@@ -19,7 +19,7 @@ def parity_split(d: int = 8, n_train: int = 12, seed: int = 0):
 
 def test_training_points_have_basins_and_unseen_valid_points_none():
     train, unseen = parity_split()
-    D = empirical_denoiser(train)
+    D = EmpiricalDenoiser(train)
     targets = torch.cat([train[:6], unseen[:6]])
     r = measure_basins(D, targets, SIGMAS, 8, steps=8, generator=torch.Generator().manual_seed(0))
     assert isinstance(r, BasinResult) and r.returns.shape == (12, 7) and r.radius.shape == (12,)
@@ -33,7 +33,7 @@ def test_training_points_have_basins_and_unseen_valid_points_none():
 
 def test_basin_returns_per_model_targets_share_the_noise():
     train, _ = parity_split()
-    D = empirical_denoiser(torch.stack([train, train]))  # two models, same data
+    D = EmpiricalDenoiser(torch.stack([train, train]))  # two models, same data
     targets = torch.stack([train[:3], train[:3]])  # [models, T, d]
     returns = basin_returns(D, targets, SIGMAS, repeats=4, steps=6)
     assert returns.shape == (2, 3, 7)
@@ -46,7 +46,7 @@ def test_basin_returns_per_model_targets_share_the_noise():
 
 def test_zero_sigma_starts_at_the_target():
     train, unseen = parity_split()
-    D = empirical_denoiser(train)
+    D = EmpiricalDenoiser(train)
     returns = basin_returns(D, torch.cat([train[:2], unseen[:2]]), torch.tensor([0.0]), 2, 4)
     assert returns.flatten().tolist() == [1.0, 1.0, 1.0, 1.0]
 
@@ -73,7 +73,7 @@ def test_radius_on_synthetic_return_curves():
 
 def test_basin_input_validation():
     train, _ = parity_split()
-    D = empirical_denoiser(train)
+    D = EmpiricalDenoiser(train)
     with pytest.raises(ValueError, match="sigmas"):
         basin_returns(D, train[:2], torch.tensor([[0.1]]))
     with pytest.raises(ValueError, match="repeats"):

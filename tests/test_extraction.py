@@ -413,3 +413,12 @@ def test_restricted_logits_check_their_coefficients():
         RestrictedLogits(cfg, weights={"cos_coef": zero3})
     zero = RestrictedLogits(cfg)
     assert torch.equal(zero(torch.tensor([[1, 2]])), torch.zeros(2, 1, 7))
+    nan = zero3.clone()
+    nan[0, 2] = float("nan")
+    with pytest.raises(ValueError, match=r"weight sin_coef holds NaN or inf \(models \[0\]\)"):
+        RestrictedLogits(cfg, weights={"cos_coef": zero3, "sin_coef": nan})
+    assert RestrictedLogitsConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ValueError, match="unknown key 'width'"):
+        RestrictedLogitsConfig.from_dict(cfg.to_dict() | {"width": 4})
+    with pytest.raises(ValueError, match="op 'power' is not one of"):
+        RestrictedLogitsConfig(p=7, op="power")

@@ -1,26 +1,35 @@
 """Generative training into runs: ensembles train as their models would alone, runs round-trip
 and resume exactly, and the generation curve sees a GPT memorize its training strings."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
 
-from interp.studies.clocks.basins import basin_curve, basin_targets
+import interp
 from interp.core.runs import CheckpointError, load_run
-from interp.studies.clocks.clocks import measure_clocks
-from interp.studies.clocks.generation import generate_bits, generation_curve, train_generative
+from interp.core.training import BatchedOptimizer, TrainConfig, resume, train
 from interp.models.dit import DiT, DiTConfig
-from interp.models.gpt import GPTConfig
+from interp.models.gpt import GPT, GPTConfig
+from interp.models.mlp import MLP, MLPConfig
+from interp.studies.clocks.basins import basin_curve, basin_targets
+from interp.studies.clocks.clocks import measure_clocks
+from interp.studies.clocks.generation import generate, generation_curve
 from interp.tasks.rules import rule_task
-from interp.core.training import BatchedOptimizer, TrainConfig, resume
 
 DIT = dict(d=8, d_model=16, n_layers=1, n_heads=2)
+GPT_TINY = dict(d=8, d_model=16, n_layers=1, n_heads=2, d_mlp=32)
 EDM = TrainConfig(steps=12, lr=3e-3, loss="edm", batch_size=32, log_every=3, save_log=4)
+CE = TrainConfig(steps=12, lr=3e-3, loss="ce", batch_size=32, log_every=3, save_log=4)
+KINDS = {  # a fresh ensemble of 2 models, and how it trains
+    "dit": (lambda: DiT(DiTConfig(**DIT, models=2)), EDM),
+    "gpt": (lambda: GPT(GPTConfig(**GPT_TINY, models=2)), CE),
+}
 
 
 def assert_same_weights(a: torch.nn.Module, b: torch.nn.Module) -> None:
-    sa, sb = a.state_dict(), b.state_dict()
+    sa, sb = a.weights(), b.weights()
     assert sa.keys() == sb.keys()
     for k in sa:
         torch.testing.assert_close(sa[k], sb[k], msg=k)
@@ -28,22 +37,61 @@ def assert_same_weights(a: torch.nn.Module, b: torch.nn.Module) -> None:
 
 def test_a_dit_ensemble_trains_as_its_models_alone():
     task = rule_task("parity", d=8, N=[8, 16], seed=[0, 3])
-    both = train_generative(DiTConfig(**DIT, models=2, seed=(5, 6)), task, EDM, progress=False)
-    for m, seed in enumerate((5, 6)):
-        alone = train_generative(
-            DiTConfig(**DIT, models=1, seed=(seed,)), task.select([m]), EDM, progress=False
-        )
-        assert_same_weights(both.model.select([m]), alone.model)
+    model = DiT(DiTConfig(**DIT, models=2, seed=(5, 6)))
+    alone = [model.select(m) for m in range(2)]  # copies, before training
+    both = train(model, task, EDM, progress=False)
+    for m in range(2):
+        single = train(alone[m], task.select(m), EDM, progress=False)
+        assert single.model.cfg.seed == (5 + m,)
+        assert_same_weights(both.model.select(m), single.model)
         torch.testing.assert_close(
-            both.metrics["train_loss"][:, m], alone.metrics["train_loss"][:, 0]
+            both.metrics["train_loss"][:, m], single.metrics["train_loss"][:, 0]
         )
+
+
+@pytest.mark.parametrize("batch_size", [32, None])
+def test_a_gpt_ensemble_trains_exactly_as_its_models_alone(batch_size):
+    """Each bridge runs on its own strings and takes its own optimizer step: bit for bit what
+    the model does alone (drawn batches and full batches)."""
+    task = rule_task("parity", d=8, N=[8, 16], seed=[0, 3])
+    model = GPT(GPTConfig(**GPT_TINY, models=2, seed=(5, 6)))
+    alone = [model.select(m) for m in range(2)]
+    initial = {k: v.clone() for k, v in model.weights().items()}
+    config = replace(CE, batch_size=batch_size, save_log=0)
+    both = train(model, task, config, device="cpu", progress=False)
+    assert both.metrics["train_loss"].shape == (5, 2)
+    for m in range(2):
+        single = train(alone[m], task.select(m), config, device="cpu", progress=False)
+        mine = both.model.select(m).weights()
+        assert mine.keys() == single.model.weights().keys()
+        for k, v in single.model.weights().items():
+            assert torch.equal(mine[k], v), k
+        assert torch.equal(both.metrics["train_loss"][:, m], single.metrics["train_loss"][:, 0])
+    trained = both.model.weights()
+    assert not any(
+        torch.equal(trained[k], initial[k]) for k in ("0.embed.weight", "1.embed.weight")
+    )
+
+
+def test_generate_draws_bits_from_a_dit_and_a_gpt():
+    for model in (
+        DiT(DiTConfig(**DIT, models=3, seed=0)),
+        GPT(GPTConfig(**GPT_TINY, models=3, seed=0, zero_unembed=False)),
+    ):
+        bits = generate(model, 10, torch.Generator().manual_seed(0), steps=4)
+        assert bits.shape == (3, 10, 8) and bits.dtype == torch.long
+        assert set(bits.unique().tolist()) <= {0, 1}
+        assert torch.equal(bits, interp.generate(model, 10, torch.Generator().manual_seed(0), 4))
+        assert not torch.equal(bits[0], bits[1])  # each model draws from its own weights
+    with pytest.raises(ValueError, match="samples=0"):
+        generate(model, 0)
+    with pytest.raises(ValueError, match="a DiT or GPT ensemble; got MLP"):
+        generate(MLP(MLPConfig(p=5, width=4)), 10)
 
 
 def test_a_dit_run_round_trips(tmp_path):
     task = rule_task("group_parity", d=8, group=4, N=[8, 12], seed=0)
-    result = train_generative(
-        DiTConfig(**DIT, models=2), task, EDM, out=tmp_path / "run", progress=False
-    )
+    result = train(DiT(DiTConfig(**DIT, models=2)), task, EDM, out=tmp_path / "run", progress=False)
     run = load_run(tmp_path / "run")
     assert run.steps[0] == 0 and run.steps[-1] == 12
     assert isinstance(run.model(), DiT)
@@ -51,14 +99,15 @@ def test_a_dit_run_round_trips(tmp_path):
     assert torch.equal(run.task.data, task.data) and torch.equal(run.task.mask, task.mask)
     assert run.config["task"]["kind"] == "rules" and run.config["model"]["kind"] == "dit"
     assert run.metrics["train_loss"].shape == (5, 2)  # steps 0, 3, 6, 9, 12
-    bits = generate_bits(run.model(), 10, torch.Generator().manual_seed(0), steps=4)
+    bits = generate(run.model(), 10, torch.Generator().manual_seed(0), steps=4)
     assert bits.shape == (2, 10, 8) and set(bits.unique().tolist()) <= {0, 1}
 
 
-def test_a_generative_run_resumes_where_it_would_have_ended(tmp_path, monkeypatch):
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_a_generative_run_resumes_where_it_would_have_ended(tmp_path, monkeypatch, kind):
     task = rule_task("parity", d=8, N=[8, 16], seed=0)
-    config = DiTConfig(**DIT, models=2)
-    whole = train_generative(config, task, EDM, out=tmp_path / "whole", progress=False)
+    fresh, config = KINDS[kind]
+    whole = train(fresh(), task, config, out=tmp_path / "whole", progress=False)
 
     step = BatchedOptimizer.step
     calls = []
@@ -71,7 +120,7 @@ def test_a_generative_run_resumes_where_it_would_have_ended(tmp_path, monkeypatc
 
     monkeypatch.setattr(BatchedOptimizer, "step", crash)
     with pytest.raises(KeyboardInterrupt):
-        train_generative(config, task, EDM, out=tmp_path / "cut", progress=False)
+        train(fresh(), task, config, out=tmp_path / "cut", progress=False)
     monkeypatch.setattr(BatchedOptimizer, "step", step)
     assert load_run(tmp_path / "cut").steps[-1] < 8
     resumed = resume(tmp_path / "cut", device="cpu", progress=False)
@@ -85,8 +134,8 @@ def test_the_generation_curve_sees_a_gpt_memorize_its_training_strings(tmp_path)
     (valid 0.5, copies 16/256) and end on the training strings (measured: 1.000 and 1.000)."""
     task = rule_task("parity", d=8, N=16, seed=0)
     config = TrainConfig(steps=300, lr=3e-3, loss="ce", batch_size=64, save_log=8)
-    gpt = GPTConfig(d=8, d_model=32, n_layers=2, n_heads=4, d_mlp=128, seed=0)
-    train_generative(gpt, task, config, out=tmp_path / "gpt", progress=False)
+    gpt = GPT(GPTConfig(d=8, d_model=32, n_layers=2, n_heads=4, d_mlp=128, seed=0))
+    train(gpt, task, config, out=tmp_path / "gpt", progress=False)
     steps, stats = generation_curve(tmp_path / "gpt", samples=256)
     assert steps == load_run(tmp_path / "gpt").steps
     assert stats.valid.shape == (len(steps), 1)
@@ -99,25 +148,33 @@ def test_the_generation_curve_sees_a_gpt_memorize_its_training_strings(tmp_path)
 
 def test_bad_generative_input_is_refused(tmp_path):
     task = rule_task("parity", d=8, N=[8, 8], seed=0)
-    dit = DiTConfig(**DIT, models=2)
-    with pytest.raises(ValueError, match="loss 'ce': a dit trains with 'edm'"):
-        train_generative(dit, task, TrainConfig(loss="ce"), progress=False)
-    with pytest.raises(ValueError, match="model d=6 but the task's strings have d=8"):
-        train_generative(DiTConfig(d=6, models=2), task, EDM, progress=False)
+    dit = DiT(DiTConfig(**DIT, models=2))
+    never = tmp_path / "never"
+    with pytest.raises(ValueError, match="loss 'ce': a dit trains with edm"):
+        train(dit, task, TrainConfig(loss="ce"), out=never, progress=False)
+    with pytest.raises(ValueError, match="loss 'edm': a gpt trains with ce"):
+        train(GPT(GPTConfig(d=8, models=2)), task, EDM, out=never, progress=False)
+    with pytest.raises(ValueError, match="the model has d=6 but the task has d=8"):
+        train(DiT(DiTConfig(d=6, models=2)), task, EDM, out=never, progress=False)
     with pytest.raises(ValueError, match="the model has 1 models but the task has 2"):
-        train_generative(DiTConfig(**DIT), task, EDM, progress=False)
-    with pytest.raises(ValueError, match="a GPT run trains one model but the task has 2"):
-        train_generative(GPTConfig(d=8), task, TrainConfig(loss="ce"), progress=False)
-    with pytest.raises(ValueError, match="optimizer 'sgd'"):
-        train_generative(dit, task, TrainConfig(loss="edm", optimizer="sgd"), progress=False)
-    with pytest.raises(TypeError, match="DiTConfig or GPTConfig"):
-        train_generative(object(), task, EDM, progress=False)
-    assert not (tmp_path / "never").exists()
+        train(DiT(DiTConfig(**DIT)), task, EDM, out=never, progress=False)
+    with pytest.raises(ValueError, match="the model has 1 models but the task has 2"):
+        train(GPT(GPTConfig(d=8)), task, TrainConfig(loss="ce"), out=never, progress=False)
+    with pytest.raises(ValueError, match="batch_size=0"):
+        TrainConfig(loss="edm", batch_size=0)
+    with pytest.raises(ValueError, match="a mlp model takes a 'modular' task, not 'rules'"):
+        train(MLP(MLPConfig(p=8, width=4, models=2)), task, TrainConfig(), progress=False)
+    with pytest.raises(ValueError, match="cannot train a object; trainable kinds: dit, gpt"):
+        train(object(), task, EDM, out=never, progress=False)
+    assert not never.exists()
+    # One loop for every kind: SGD trains a DiT too.
+    sgd = TrainConfig(steps=2, lr=1e-3, loss="edm", optimizer="sgd", batch_size=4)
+    assert torch.isfinite(train(dit, task, sgd, progress=False).metrics["train_loss"]).all()
 
 
 def test_basin_targets_and_curve_over_a_dit_run(tmp_path):
     task = rule_task("parity", d=8, N=[8, 16], seed=0)
-    train_generative(DiTConfig(**DIT, models=2), task, EDM, out=tmp_path / "run", progress=False)
+    train(DiT(DiTConfig(**DIT, models=2)), task, EDM, out=tmp_path / "run", progress=False)
     targets = basin_targets(task, n=6, seed=1)
     assert targets["training"].shape == (2, 6, 8) and targets["novel"].shape == (2, 6, 8)
     assert task.is_training_sample(targets["training"]).all()
@@ -139,13 +196,8 @@ def test_basins_refuse_a_gpt_run_and_a_task_without_unseen_strings(tmp_path):
     with pytest.raises(ValueError, match="trained on every valid string"):
         basin_targets(task)
     config = TrainConfig(steps=2, lr=1e-3, loss="ce", batch_size=4, save_log=2)
-    train_generative(
-        GPTConfig(d=4, d_model=8, n_layers=1, n_heads=2),
-        task,
-        config,
-        out=tmp_path / "gpt",
-        progress=False,
-    )
+    gpt = GPT(GPTConfig(d=4, d_model=8, n_layers=1, n_heads=2))
+    train(gpt, task, config, out=tmp_path / "gpt", progress=False)
     with pytest.raises(CheckpointError, match="basins need a diffusion"):
         basin_curve(tmp_path / "gpt")
 

@@ -9,7 +9,6 @@ import torch
 
 import interp
 from interp.models.gpt import BOS, GPT, GPTConfig, gpt_loss, gpt_tokens
-from interp.tasks.rules import rule_task
 
 # Small enough that a few hundred Adam steps take ~2 s on one core.
 TINY = dict(d_model=32, n_layers=2, n_heads=4, d_mlp=128)
@@ -253,9 +252,7 @@ def test_run_with_cache_shapes(trained):
         "hook_unembed": (b, pos, 2),
     }
     # The ensemble stacks each bridge's cache on a leading models axis (one model here).
-    assert {k: tuple(cache[k].shape) for k in expected} == {
-        k: (1, *v) for k, v in expected.items()
-    }
+    assert {k: tuple(cache[k].shape) for k in expected} == {k: (1, *v) for k, v in expected.items()}
     torch.testing.assert_close(cache["hook_unembed"], logits)
     _, own = model.bridges[0].run_with_cache(tokens)
     assert {k: tuple(own[k].shape) for k in expected} == expected
@@ -273,7 +270,9 @@ def test_run_with_cache_stacks_every_model():
     assert set(cache) == {"blocks.0.hook_resid_post", "blocks.1.hook_resid_post"}
     for m in range(2):
         _, own = model.bridges[m].run_with_cache(tokens)
-        torch.testing.assert_close(cache["blocks.1.hook_resid_post"][m], own["blocks.1.hook_resid_post"])
+        torch.testing.assert_close(
+            cache["blocks.1.hook_resid_post"][m], own["blocks.1.hook_resid_post"]
+        )
     torch.testing.assert_close(logits, model(tokens))
 
 

@@ -154,3 +154,7 @@ def test_bad_hook_input_is_refused_with_one_line(ensemble):
         patch(model, task, {"hook_post": torch.zeros(3, 10, 16)})
     with pytest.raises(TypeError, match="HookedRootModule; got Linear"):
         cache_activations(nn.Linear(2, 2), torch.zeros(1, 2))
+    with pytest.raises(ValueError, match="3 models but the task has 2"):
+        activation_gradients(model, task.select([0, 1]))
+    with pytest.raises(ValueError, match="p=11 but the task has p=13"):
+        activation_gradients(model, modular_task(p=13, seed=[0, 1, 2]))

@@ -117,6 +117,22 @@ def test_evaluate_needs_one_model_per_task_model():
         evaluate(MLP(MLPConfig(p=7, width=4, models=2)), modular_task(p=7, seed=[0, 1, 2]))
 
 
+def test_evaluate_checks_its_test_mask_and_batch_size():
+    task = modular_task(p=7, seed=[0, 1])
+    model = MLP(MLPConfig(p=7, width=4, models=2))
+    expected = r"test must be a bool mask \(2, 49\); got "
+    with pytest.raises(ValueError, match=expected + r"torch.bool \(3, 49\)"):
+        evaluate(model, task, test=torch.ones(3, 49, dtype=torch.bool))
+    with pytest.raises(ValueError, match=expected + r"torch.float32 \(2, 49\)"):
+        evaluate(model, task, test=task.test.float())
+    with pytest.raises(ValueError, match="batch_size=0 must be >= 1"):
+        evaluate(model, task, batch_size=0)
+    half = task.test & (torch.arange(49) < 25)
+    with torch.no_grad():
+        want = accuracies(model(task.inputs).argmax(-1), task, test=half)
+    assert evaluate(model, task, test=half).test.tolist() == want.test.tolist()
+
+
 def test_evaluate_needs_the_models_p():
     model = MLP(MLPConfig(p=31, width=4))
     with pytest.raises(ValueError, match="p=31 but the task has p=29"):

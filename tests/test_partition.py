@@ -1,6 +1,8 @@
 """Generalization / memorization subnetworks: exact ablation effects, the three methods, and the
 labels-known split separating noisy fit from clean fit on a network trained at 20% noise."""
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -15,7 +17,7 @@ from interp.studies.label_noise.partition import (
     kept_fraction_curve,
     partition_neurons,
 )
-from interp.tasks.modular import modular_task
+from interp.tasks.modular import group_order, modular_task
 
 
 def losses(model: MLP, task, loss: str) -> torch.Tensor:
@@ -84,6 +86,23 @@ def test_ipr_method_keeps_the_most_periodic_neurons(generalizing):
     assert torch.equal(part.evaluation, task.test)
 
 
+def test_ipr_method_reads_multiplicative_ops_over_the_exponent():
+    """Neurons 0-3 are waves over the exponent i of a = 3^i mod 7 (periodic for a * b), neurons
+    4-7 waves over the residue (periodic for a + b): each op calls its own half general."""
+    p, order = 7, group_order(7, "multiply")
+    f = torch.tensor([1, 2, 3, 1])[:, None]
+    exponent = torch.zeros(4, p).index_copy_(
+        1, order, torch.cos(2 * math.pi * f * torch.arange(p - 1) / (p - 1))
+    )
+    residue = torch.cos(2 * math.pi * f * torch.arange(p) / p + 0.3)
+    rows = torch.cat([exponent, residue])[None]  # [models=1, neurons=8, p]
+    weights = {"U": rows, "V": rows, "W": rows.transpose(1, 2)}
+    model = MLP(MLPConfig(p=p, width=8), weights=weights)
+    for op, general in (("multiply", [True] * 4 + [False] * 4), ("add", [False] * 4 + [True] * 4)):
+        part = partition_neurons(model, modular_task(p=p, op=op), "ipr", ipr_keep=0.5)
+        assert part.general[0].tolist() == general, op
+
+
 def test_kept_fraction_curve_runs_from_nothing_to_the_whole_network(generalizing):
     model, task = generalizing.model, generalizing.task
     part = partition_neurons(model, task, "labels")
@@ -104,8 +123,11 @@ def test_bad_partition_input_is_refused(generalizing):
         partition_neurons(model, task, "labels", loss="l1")
     with pytest.raises(ValueError, match=r"holdout fraction=1.0 must lie in \(0, 1\)"):
         partition_neurons(model, task, "heldout", holdout=1.0)
-    with pytest.raises(ValueError, match="model has 2 models but the task has 1"):
-        partition_neurons(model, task.select(0), "labels")
+    for method in PARTITION_METHODS:
+        with pytest.raises(ValueError, match="model has 2 models but the task has 1"):
+            partition_neurons(model, task.select(0), method)
+        with pytest.raises(ValueError, match="p=23 but the task has p=29"):
+            partition_neurons(model, modular_task(p=29, seed=[0, 1]), method)
     with pytest.raises(ValueError, match=r"fraction=1.5 must lie in \[0, 1\]"):
         partition_neurons(model, task, "ipr").top(1.5)
     assert PARTITION_METHODS == ("heldout", "labels", "ipr")

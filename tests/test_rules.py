@@ -426,4 +426,4 @@ def test_a_rule_run_whose_strings_disagree_with_its_config_is_refused(tmp_path):
     config["task"]["seed"] = [0, 2]  # an edited config: model 1's strings would differ
     (tmp_path / "run" / "config.json").write_text(json.dumps(config))
     with pytest.raises(CheckpointError, match=r"step_0000000.safetensors: task.data does not"):
-        load_run(tmp_path / "run").task
+        _ = load_run(tmp_path / "run").task

@@ -178,6 +178,11 @@ def test_mismatched_lengths_raise(kwargs, name):
         ({"p": 2}, "p=2"),
         ({"p": 7.0}, "p=7.0"),
         ({"op": "power"}, "'power'"),
+        ({"noise": float("nan")}, "noise=nan"),
+        ({"seed": 0.5}, "seed=0.5 must be an integer"),
+        ({"seed": [0, True]}, "seed=True must be an integer"),
+        ({"noise": "0.1"}, "noise='0.1' must be a number"),
+        ({"train_fraction": [0.5, None]}, "train_fraction=None must be a number"),
     ],
 )
 def test_out_of_range_arguments_raise_naming_the_value(kwargs, named):

@@ -22,6 +22,7 @@ from torch import Tensor
 from transformer_lens import HookedRootModule
 from transformer_lens.hook_points import HookPoint
 
+from interp.core.runs import check_pair
 from interp.tasks.modular import ModularTask
 
 __all__ = [
@@ -151,6 +152,7 @@ def activation_gradients(
         >>> grads[0][task.noisy[0]].norm(dim=-1).mean()               # how hard noisy pulls
     """
     model = _hooked(model)
+    check_pair(model, task)
     chosen = _hook_names(model, names)
     x = _inputs(task, _device(model))
     labels = task.train_labels.to(x.device)

@@ -97,6 +97,10 @@ def accuracies(predictions: Tensor, task: ModularTask, test: Tensor | None = Non
     outside 0..p-1, e.g. -1 for "no answer", is always wrong); `test` `[models, examples]` bool
     replaces the test set (default `task.test`)."""
     task = task.to(predictions.device)
+    if test is not None:
+        shape, got = tuple(task.test.shape), tuple(test.shape)
+        if got != shape or test.dtype != torch.bool:
+            raise ValueError(f"test must be a bool mask {shape}; got {test.dtype} {got}")
     test = task.test if test is None else test.to(predictions.device)
     pred = predictions
     right_clean = (pred == task.labels).float()
@@ -132,6 +136,8 @@ def evaluate(
     from interp.core.runs import check_pair
 
     check_pair(model, task)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size={batch_size!r} must be >= 1")
     device = next(model.parameters()).device
     task = task.to(device)
     logits = torch.cat([model(chunk) for chunk in task.inputs.split(batch_size)], dim=1)

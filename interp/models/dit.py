@@ -220,7 +220,7 @@ class DiT(Ensemble):
             x: noisy samples `[batch, d]` (shared by every model) or `[models, batch, d]`.
             sigma: noise level(s) > 0, broadcastable to `[models, batch]`: a scalar, `[batch]`
                 or `[models, batch]`. None means `cfg.sigma_data` (where signal and noise weigh
-                the same), so that callers passing x alone, like `interp.hooks`, still run.
+                the same), so that callers passing x alone, like `interp.core.hooks`, still run.
 
         Returns:
             The denoised estimate `[models, batch, d]`.

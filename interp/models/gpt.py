@@ -32,7 +32,7 @@ Example:
     >>> model = GPT(GPTConfig(d=8, d_model=32, models=2, seed=0))
     >>> bits = torch.tensor([[0, 1, 1, 0, 0, 0, 1, 1]])
     >>> gpt_loss(model, bits)                             # exactly ln 2 at init: zero read-out
-    tensor([0.6931, 0.6931])
+    tensor([0.6931, 0.6931], grad_fn=<DivBackward0>)
     >>> logits, cache = model.run_with_cache(gpt_tokens(bits))
     >>> logits.shape, cache["blocks.1.hook_resid_post"].shape
     (torch.Size([2, 1, 9, 2]), torch.Size([2, 1, 9, 32]))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from numbers import Integral, Real
 from typing import Any, ClassVar
 
 import torch
@@ -85,6 +86,17 @@ OPS: dict[str, Callable[[Tensor, Tensor, int], Tensor]] = {
 }
 
 
+def _values(name: str, value: Any, kind: type) -> tuple:
+    """`value` as a tuple (a scalar is one value), each checked to be a `kind` (never a bool)."""
+    many = isinstance(value, Sequence) and not isinstance(value, str)
+    values = tuple(value) if many else (value,)
+    what = "an integer" if kind is Integral else "a number"
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, kind):
+            raise ValueError(f"{name}={v!r} must be {what}")
+    return values
+
+
 def _per_model(name: str, value: float | int | Sequence, models: int) -> tuple:
     values = tuple(value) if isinstance(value, Sequence) else (value,)
     if len(values) == 1:
@@ -141,13 +153,18 @@ def _modular_config(
         raise ValueError(f"p={p!r} must be an integer >= 3")
     if op == "divide" and not is_prime(p):
         raise ValueError(f"op 'divide' needs a prime p; got p={p}")
-    sizes = [len(v) for v in (train_fraction, noise, seed) if isinstance(v, Sequence)]
-    models = max(sizes, default=1)
+    given = {
+        "train_fraction": _values("train_fraction", train_fraction, Real),
+        "noise": _values("noise", noise, Real),
+        "seed": _values("seed", seed, Integral),
+    }
+    sizes = [len(v) for v in given.values()]
     if 0 in sizes:
         raise ValueError("seed, noise and train_fraction sequences must not be empty")
-    fracs = tuple(float(f) for f in _per_model("train_fraction", train_fraction, models))
-    noises = tuple(float(x) for x in _per_model("noise", noise, models))
-    seeds = tuple(int(s) for s in _per_model("seed", seed, models))
+    models = max(sizes)
+    fracs = tuple(float(f) for f in _per_model("train_fraction", given["train_fraction"], models))
+    noises = tuple(float(x) for x in _per_model("noise", given["noise"], models))
+    seeds = tuple(int(s) for s in _per_model("seed", given["seed"], models))
     n = p * p - (p if op == "divide" else 0)
     for f in fracs:
         if not 0.0 < f < 1.0:

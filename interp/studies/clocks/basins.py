@@ -8,7 +8,7 @@ training string and none around unseen valid ones; a generalizing one gives vali
 whether or not they were seen. Targets x sigmas x repeats run as one batch (per-sample schedules).
 
 Example:
-    >>> D = empirical_denoiser(train_signals)                    # [N, d], bits - 0.5
+    >>> D = EmpiricalDenoiser(train_signals)                     # [N, d], bits - 0.5
     >>> sigmas = torch.logspace(-2, 0.5, 12)
     >>> r = measure_basins(D, torch.cat([train_signals[:8], unseen_valid[:8]]), sigmas)
     >>> r.radius                                                 # [16]: > 0 seen, 0 unseen

@@ -10,8 +10,8 @@ second nearest: d1 / d2 < 1/3 (Bonnaire et al. 2025).
 
 Example:
     >>> valid = lambda bits: is_valid(bits, "parity")            # interp.tasks.rules
-    >>> stats = [generation_stats(to_bits(generate(D_t, (M, 256, d))), valid, train_bits)
-    ...          for D_t in denoisers_over_training]
+    >>> stats = [generation_stats(to_bits(sample(D_t, (M, 256, d))), valid, train_bits)
+    ...          for D_t in denoisers_over_training]                 # interp.diffusion.sample
     >>> c = measure_clocks(GenerationStats.stack(stats), steps)
     >>> c.tau_rule, c.tau_mem, c.width                      # [models] each, -1: never reached
 """
@@ -171,7 +171,7 @@ def generation_stats(
 
     Example:
         >>> valid = lambda bits: is_valid(bits, "parity")          # interp.tasks.rules
-        >>> s = generation_stats(to_bits(generate(D, (2, 512, 10))), valid, train_bits)
+        >>> s = generation_stats(to_bits(sample(D, (2, 512, 10))), valid, train_bits)
         >>> s.valid, s.memorized, s.novel_valid                    # [2] each
     """
     memorized = exact_matches(samples, training, mask)
@@ -224,8 +224,7 @@ def threshold_above_chance(chance: float, fraction: float = 0.8) -> float:
     `measure_clocks(..., rule_threshold=...)`.
 
     Example:
-        >>> from interp.tasks.rules import chance_rate
-        >>> threshold_above_chance(chance_rate("parity", 16))
+        >>> threshold_above_chance(interp.rule_task("parity", d=16).chance_rate)
         0.9
     """
     if not 0 <= chance <= 1 or not 0 <= fraction <= 1:

@@ -177,7 +177,8 @@ def basin_radii(
         xlabel: the axis title.
         title: figure title.
         reference: mean radii (training, novel) under the empirical optimal denoiser
-            (`interp.empirical_basins`), drawn as dashed lines "<name>, optimal denoiser".
+            (`interp.studies.clocks.empirical_basins`), drawn as dashed lines
+            "<name>, optimal denoiser".
 
     Returns:
         A figure with `go.Scatter` traces "training strings" and "novel valid strings" (the

@@ -21,7 +21,7 @@ Example:
     >>> clean = interp.extract(model)                     # same shapes, hooks and I/O as model
     >>> interp.evaluate(clean, task).test                 # [models]
     >>> interp.evaluate(interp.extract(model, "logits", op="add"), task).test
-    >>> interp.symmetry_baseline(task, pooled=True).test  # what "logits" gets for free
+    >>> label_noise.symmetry_baseline(task, pooled=True).test  # what "logits" gets for free
     >>> interp.compare_extraction(model, task)            # raw, every method, both baselines
 """
 
@@ -220,7 +220,7 @@ def prune(model: MLP, keep: Tensor) -> MLP:
 
     Example (Doshi et al.: drop the 70% least periodic neurons):
         >>> ipr = interp.extract_frequencies(model).ipr                  # [models, neurons]
-        >>> pruned = interp.prune(model, ipr >= ipr.quantile(0.7, dim=1, keepdim=True))
+        >>> pruned = label_noise.prune(model, ipr >= ipr.quantile(0.7, dim=1, keepdim=True))
     """
     shape = (model.cfg.models, model.cfg.width)
     if tuple(keep.shape) != shape or keep.dtype != torch.bool:

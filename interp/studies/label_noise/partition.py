@@ -9,7 +9,9 @@ natural threshold; `Partition.top(fraction)` gives any other split, for the kept
   training loss: the rule serves both, a memory only the training labels.
 - "labels" (labels known): the same with the noisy mask: removing it raises the clean training
   loss minus how much it raises the noisy training loss (labels as trained).
-- "ipr" (Fourier-aware reference, Doshi et al. 2024): the neuron's IPR; the top 30% is general.
+- "ipr" (Fourier-aware reference, Doshi et al. 2024): the neuron's IPR (over the discrete log
+  for "multiply" and "divide", as `extract_frequencies(model, op=...)` reads them); the top 30%
+  is general.
 
 The ablation effects are exact, not first-order: removing neuron k of an MLP takes
 post[k] * W[:, k] off every logit, so the loss without each neuron comes from one forward pass.
@@ -30,6 +32,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from interp.core.metrics import Accuracies, evaluate, masked_mean
+from interp.core.runs import check_pair
 from interp.fourier import extract_frequencies
 from interp.models.mlp import MLP
 from interp.studies.label_noise.extraction import prune
@@ -127,8 +130,7 @@ def ablation_effects(
     """
     if loss not in LOSSES:
         raise ValueError(f"loss {loss!r} is not one of {', '.join(LOSSES)}")
-    if model.cfg.models != task.models:
-        raise ValueError(f"model has {model.cfg.models} models but the task has {task.models}")
+    check_pair(model, task)
     task = task.to(model.device)
     w = (model.W * model.cfg.out_scale).transpose(1, 2)  # [models, neurons, p]: what k adds
     chunks = []
@@ -182,8 +184,9 @@ def partition_neurons(
     """
     if method not in PARTITION_METHODS:
         raise ValueError(f"method {method!r} is not one of {', '.join(PARTITION_METHODS)}")
+    check_pair(model, task)
     if method == "ipr":
-        scores = extract_frequencies(model).ipr
+        scores = extract_frequencies(model, op=task.config.op).ipr
         part = Partition(method, scores, torch.zeros_like(scores, dtype=torch.bool), task.test)
         part.general = part.top(ipr_keep)
         return part

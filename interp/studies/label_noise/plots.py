@@ -296,7 +296,7 @@ def logit_circuit(circuit: Circuit, model: int = 0, title: str | None = None) ->
     generalizing network's rows are clean waves over c, each at its own frequency.
 
     Args:
-        circuit: a `Circuit` (`interp.logit_circuit(model)`), neurons `[models, F]`, readout
+        circuit: a `Circuit` (`label_noise.logit_circuit(model)`), neurons `[models, F]`, readout
             `[models, F, p]`.
         model: which model of the ensemble.
         title: figure title (default names the model).
@@ -307,7 +307,7 @@ def logit_circuit(circuit: Circuit, model: int = 0, title: str | None = None) ->
         group's neuron count.
 
     Example:
-        >>> logit_circuit(interp.logit_circuit(model)).show()
+        >>> logit_circuit(label_noise.logit_circuit(model)).show()
     """
     neurons, readout = circuit.neurons, circuit.readout
     if neurons.dim() != 2 or readout.dim() != 3:
@@ -351,7 +351,7 @@ def partition_scores(part: Partition, model: int = 0, title: str | None = None) 
     the scores, one trace per subnetwork.
 
     Args:
-        part: an `interp.partition.Partition` (scores, general `[models, neurons]`, effects
+        part: a `label_noise.Partition` (scores, general `[models, neurons]`, effects
             name -> `[models, neurons]`).
         model: which model of the ensemble.
         title: figure title (default names the method, the model and the split).
