@@ -20,9 +20,9 @@ import time
 
 import torch
 
+from interp.core.training import TrainConfig, train
 from interp.models.mlp import MLP, MLPConfig
 from interp.tasks.modular import modular_task
-from interp.core.training import TrainConfig, train
 
 
 def rate(threads: int, steps: int) -> float:

@@ -28,9 +28,9 @@ from pathlib import Path
 import torch
 
 from interp.core.device import resolve_device
+from interp.core.training import TrainConfig, train
 from interp.models.mlp import MLP, MLPConfig
 from interp.tasks.modular import ModularTask, modular_task
-from interp.core.training import TrainConfig, train
 
 # Default steps per timed run, chosen so that the default run takes 1-2 minutes with 16 models on
 # a 2-core CPU and with 64 models on one H100.
