@@ -29,6 +29,7 @@ __all__ = [
     "fourier_basis",
     "project_onto_frequencies",
     "over_group",
+    "group_labels",
 ]
 
 # What a model's neuron rows are made of: U[k], V[k] (inputs a, b) and W[:, k] (outputs).
@@ -133,6 +134,26 @@ def over_group(rows: Tensor, op: str | None) -> Tensor:
     """
     order = group_order(rows.shape[-1], op) if op is not None else None
     return rows if order is None else rows[..., order.to(rows.device)]
+
+
+def group_labels(labels: Tensor, p: int, op: str | None) -> tuple[Tensor, Tensor, int]:
+    """Residues as the op's group sees them: `(values, kept, n)`, with `values` the discrete logs
+    (exponents of a primitive root) of `labels` for "multiply" and "divide" and `kept` the rows
+    whose residue lies in the group (not 0), over a cyclic group of order n = p - 1; the labels
+    themselves, every row and n = p for other ops. The label-side twin of `over_group`.
+
+    Example:
+        >>> group_labels(torch.tensor([1, 3, 0, 6]), 7, "multiply")    # 3 = 3^1, 6 = 3^3
+        (tensor([0, 1, 3]), tensor([ True,  True, False,  True]), 6)
+    """
+    order = group_order(p, op) if op is not None else None
+    if order is None:
+        return labels, torch.ones_like(labels, dtype=torch.bool), p
+    log = torch.full((p,), -1, dtype=torch.long, device=labels.device)
+    log[order.to(labels.device)] = torch.arange(p - 1, device=labels.device)
+    exponents = log[labels]
+    kept = exponents >= 0
+    return exponents[kept], kept, p - 1
 
 
 def extract_frequencies(

@@ -142,3 +142,16 @@ def test_bad_arguments(run, tmp_path):
     taken.write_text("not a folder")
     with pytest.raises(ValueError, match="is a file; the report needs a folder"):
         write_report(run, taken)
+
+
+def test_a_multiplicative_run_is_read_over_the_discrete_log(tmp_path):
+    """For multiply, the spectra, the circuit and the frequency probe all live on Z_(p-1)."""
+    task = modular_task(p=13, op="multiply", noise=0.1, seed=0)
+    model = MLP(MLPConfig(p=13, width=24, seed=0))
+    train(model, task, TrainConfig(steps=30, log_every=10), out=tmp_path / "run", progress=False)
+    report = build_report(tmp_path / "run", device="cpu")
+    sections = {s.id: s for s in report.sections}
+    circuit = sections["circuit"].figure
+    assert max(len(trace.x) for trace in circuit.data if trace.x is not None) <= 12
+    probe = sections["frequency_probe"].figure.data
+    assert sorted(x for trace in probe for x in trace.x) == [1, 2, 3, 4, 5, 6]  # F over Z_12

@@ -186,18 +186,22 @@ def task_entry(task: Any) -> dict:
 
 
 def check_pair(model: nn.Module, task: Any) -> None:
-    """Raise `ValueError` unless `model` can be evaluated on `task`: the same number of models
-    and, where both have one, the same p or the same string length d."""
-    models = getattr(getattr(model, "cfg", None), "models", None)
-    if models is not None and models != task.models:
-        raise ValueError(f"the model has {models} models but the task has {task.models}")
-    for size in ("p", "d"):
-        mine, theirs = getattr(model.cfg, size, None), getattr(task, size, None)
-        if mine is not None and theirs is not None and mine != theirs:
-            raise ValueError(f"the model has {size}={mine} but the task has {size}={theirs}")
+    """Raise `ValueError` unless `model` can be evaluated on `task`: an interp model of the task's
+    kind, with the same number of models and, where both have one, the same p, string length d
+    and op."""
+    cfg = getattr(model, "cfg", None)
+    if cfg is None or not hasattr(cfg, "models"):
+        raise ValueError(f"a {type(model).__name__} is not an interp model (no ensemble config)")
+    if cfg.models != task.models:
+        raise ValueError(f"the model has {cfg.models} models but the task has {task.models}")
     expected = getattr(model, "task_kind", None)
     if expected is not None and task.kind != expected:
         raise ValueError(f"a {model.kind} model takes a {expected!r} task, not {task.kind!r}")
+    for name in ("p", "d", "op"):
+        mine = getattr(cfg, name, None)
+        theirs = getattr(task.config, name, None)
+        if mine is not None and theirs is not None and mine != theirs:
+            raise ValueError(f"the model has {name}={mine!r} but the task has {name}={theirs!r}")
 
 
 def save_model(model: nn.Module, path: str | Path, task: Any | None = None) -> Path:

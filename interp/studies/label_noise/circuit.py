@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from interp.fourier import Spectrum, _real, extract_frequencies
+from interp.fourier import Spectrum, _real, extract_frequencies, over_group
 
 __all__ = ["Circuit", "logit_circuit"]
 
@@ -45,7 +45,10 @@ class Circuit:
 
 
 def logit_circuit(
-    model: Any, spectrum: Spectrum | None = None, keep: Tensor | None = None
+    model: Any,
+    spectrum: Spectrum | None = None,
+    keep: Tensor | None = None,
+    op: str | None = None,
 ) -> Circuit:
     """Group every neuron by its dominant frequency and sum each group's read-out, per model.
 
@@ -55,6 +58,8 @@ def logit_circuit(
         keep: `[models, neurons]` bool, the neurons to group (default: all), e.g. the
             generalization subnetwork of a partition, whose groups are not drowned by the
             memorizing neurons that share their dominant frequency.
+        op: the task's op: "multiply" and "divide" read the neurons and the output axis over
+            the discrete log (`interp.fourier.over_group`; then `Circuit.p` is p - 1).
 
     Returns:
         A `Circuit` with `neurons` `[models, F]` (summing to the width, or to each model's
@@ -66,8 +71,14 @@ def logit_circuit(
         >>> int(logit_circuit(run.model(), keep=part.general).neurons[0].sum())
         150
     """
-    spectrum = extract_frequencies(model) if spectrum is None else spectrum
-    W = model.W.detach() * model.cfg.out_scale  # [models, p, neurons]
+    spectrum = extract_frequencies(model, op=op) if spectrum is None else spectrum
+    # The read-out over the output residue c, or over its discrete log for multiplicative ops.
+    W = over_group(model.W.detach().transpose(1, 2), op).transpose(1, 2) * model.cfg.out_scale
+    if spectrum.p != W.shape[1]:
+        raise ValueError(
+            f"spectrum over {spectrum.p} residues but the read-out has {W.shape[1]}: "
+            "compute both with the same op"
+        )
     shape = (W.shape[0], W.shape[2])
     if tuple(spectrum.dominant.shape) != shape:
         got = tuple(spectrum.dominant.shape)

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from types import SimpleNamespace
 
 import torch
 from torch import Tensor, nn
@@ -37,7 +36,7 @@ from torch import Tensor, nn
 from interp.core.device import resolve_device
 from interp.core.metrics import Accuracies, accuracies, evaluate
 from interp.core.runs import CheckpointError, Run, load_run
-from interp.fourier import extract_frequencies, project_onto_frequencies
+from interp.fourier import extract_frequencies, over_group, project_onto_frequencies
 from interp.models.mlp import MLP
 from interp.models.restricted import RestrictedLogits
 from interp.tasks.modular import OPS, ModularTask, group_order
@@ -86,22 +85,20 @@ def extract(
         spectrum = extract_frequencies(model, key_threshold=key_threshold)
         return RestrictedLogits.from_model(model, op, spectrum.key)
     weights = model.weights()
-    # Every neuron's rows indexed by residue: U[k], V[k] and W[:, k], each [models, neurons, p].
+    # Every neuron's rows indexed by residue: U[k], V[k] and W[:, k], each [models, neurons, p],
+    # read over the op's group (`over_group`: the discrete log for multiplicative ops).
     residue = {"U": weights["U"], "V": weights["V"], "W": weights["W"].transpose(1, 2)}
-    order = group_order(model.cfg.p, op) if op is not None else None
-    # Read over the exponent of a primitive root for multiplicative ops, else over the residue.
-    rows = residue if order is None else {k: r[..., order.to(r.device)] for k, r in residue.items()}
-    spectrum = extract_frequencies(
-        SimpleNamespace(U=rows["U"], V=rows["V"], W=rows["W"].transpose(1, 2)),
-        key_threshold=key_threshold,
-    )
+    spectrum = extract_frequencies(model, key_threshold=key_threshold, op=op)
     # One frequency per neuron ([models, neurons]) or a key mask per model ([models, 1, F]).
     freqs = spectrum.dominant if method == "neuron" else spectrum.key[:, None, :]
+    order = group_order(model.cfg.p, op) if op is not None else None
     clean = {}
-    for name, row in rows.items():
-        clean[name] = project_onto_frequencies(row, freqs)
-        if order is not None:  # back to residue order; residue 0 keeps its trained weights
-            clean[name] = residue[name].clone().index_copy_(-1, order.to(row.device), clean[name])
+    for name, row in residue.items():
+        projected = project_onto_frequencies(over_group(row, op), freqs)
+        if order is None:
+            clean[name] = projected
+        else:  # back to residue order; residue 0, outside the group, keeps its trained weights
+            clean[name] = row.clone().index_copy_(-1, order.to(row.device), projected)
     weights["U"], weights["V"], weights["W"] = clean["U"], clean["V"], clean["W"].transpose(1, 2)
     return MLP(model.cfg, model.device, weights)
 

@@ -38,7 +38,7 @@ from interp.core.hooks import cache_activations
 from interp.core.metrics import Accuracies
 from interp.core.runs import Run, load_run
 from interp.figures import lines
-from interp.fourier import Spectrum, extract_frequencies
+from interp.fourier import Spectrum, extract_frequencies, group_labels
 from interp.models.mlp import MLP
 from interp.studies.label_noise import plots
 from interp.studies.label_noise.circuit import logit_circuit
@@ -311,7 +311,9 @@ def _fourier_sections(net: MLP, task: ModularTask, spectrum: Spectrum, at: str) 
             "group's read-out weights over the output residue c: a group that carries the rule "
             "writes a clean wave at its own frequency.",
             plots.logit_circuit(
-                logit_circuit(net, spectrum), 0, title=f"Logit circuit, all neurons, {at}"
+                logit_circuit(net, spectrum, op=task.config.op),
+                0,
+                title=f"Logit circuit, all neurons, {at}",
             ),
         ),
         Section(
@@ -321,7 +323,7 @@ def _fourier_sections(net: MLP, task: ModularTask, spectrum: Spectrum, at: str) 
             "'ipr' partition), so that memorizing neurons sharing a dominant frequency do not "
             "drown its wave.",
             plots.logit_circuit(
-                logit_circuit(net, spectrum, keep=periodic),
+                logit_circuit(net, spectrum, keep=periodic, op=task.config.op),
                 0,
                 title=f"Logit circuit, the {n_periodic} highest-IPR neurons, {at}",
             ),
@@ -389,7 +391,12 @@ def _probe_sections(
         return cache_activations(net, task, "hook_post")["hook_post"][0].cpu().numpy()
 
     last = steps[-1]
-    freq = probes.frequency_probe(features(last), labels, task.p, train)
+    # Over the op's group: the discrete log of s for multiplicative ops (rows with s = 0 left out).
+    values, kept, n = (
+        t.numpy() if hasattr(t, "numpy") else t
+        for t in group_labels(task.labels, task.p, task.config.op)
+    )
+    freq = probes.frequency_probe(features(last)[kept], values, n, train[kept])
     best = int(np.argmax(freq.r2))
     chosen = _spread(steps, probe_steps)
     rule = [probes.rule_probe(features(s), labels, train).score for s in chosen]
