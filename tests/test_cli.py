@@ -388,3 +388,21 @@ def test_help_imports_no_torch():
     code += "assert 'torch' not in sys.modules"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_out_of_memory_is_one_line_and_a_bug_is_not_disguised(monkeypatch, tmp_path, capsys):
+    import interp.studies.label_noise.cli as label_noise_cli
+
+    def oom(args, command):
+        raise RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried 1.6e12 bytes")
+
+    monkeypatch.setattr(label_noise_cli, "train", oom)
+    code, _, err = run_cli(capsys, "train", "modular", "--out", tmp_path / "r", "--p", "20011")
+    assert code == 2 and err.count("\n") == 1 and "out of memory" in err, err
+
+    def bug(args, command):
+        raise RuntimeError("shape mismatch in a matmul")
+
+    monkeypatch.setattr(label_noise_cli, "train", bug)
+    with pytest.raises(RuntimeError, match="shape mismatch"):
+        main(["train", "modular", "--out", str(tmp_path / "r")])
