@@ -147,7 +147,7 @@ def new_run(path: str | Path, config: dict) -> Path:
     path = Path(path)
     check_new_folder(path)
     path.mkdir(parents=True, exist_ok=True)
-    from interp import __version__
+    from interp.version import __version__
 
     header = {
         "format": FORMAT,

@@ -1,0 +1,3 @@
+"""The library version, written into every run's config.json."""
+
+__version__ = "0.2.0"
