@@ -13,6 +13,8 @@ Example:
     >>> round(float(interp.evaluate(run.model(), run.task).test[0]), 3)   # the raw network
     0.983
     >>> spectrum = interp.extract_frequencies(run.model())                # Fourier view
+    >>> int((spectrum.ipr > 0.5).sum())                                   # near-cosine neurons
+    143
     >>> round(float(interp.evaluate(interp.extract(run.model()), run.task).test[0]), 3)
     1.0
 """

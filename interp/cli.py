@@ -17,11 +17,22 @@ transformer-lens. A bad argument, a bad file or a library error prints one line,
 
 Example:
     >>> from interp.cli import main
+    >>> main(["evaluate", "checkpoints/doshi_p97_noise035_wd0", "--step", "100"])
+    checkpoints/doshi_p97_noise035_wd0, step 100
+    model   train  train-clean  train-noisy    test
+        0   1.000        1.000        1.000   0.040
+    0
     >>> main(["evaluate", "checkpoints/doshi_p97_noise035_wd0", "--json"])  # doctest: +ELLIPSIS
     {
       "run": "checkpoints/doshi_p97_noise035_wd0",
+      "step": 1000,
+      "train": [
+        0.97895...
+      ],
     ...
     0
+    >>> main(["evaluate", str(tmp / "no_run")])     # one line on stderr, exit status 2
+    2
 """
 
 from __future__ import annotations

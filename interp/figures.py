@@ -2,10 +2,13 @@
 line plots of per-model curves, and writing figures as offline HTML.
 
 Example:
-    >>> import plotly.graph_objects as go
-    >>> fig = lines(torch.tensor([0, 10, 100, 1000]), {"test": torch.tensor([0.0, 0.2, 0.9, 1.0])})
-    >>> [trace.name for trace in fig.data]
-    ['test']
+    >>> m = interp.load_run("checkpoints/doshi_p97_noise035_wd0").metrics
+    >>> curves = {"test": m["test_acc"][:, 0], "train-noisy": m["train_noisy_acc"][:, 0]}
+    >>> fig = lines(m["step"], curves, "step", ylabel="accuracy")
+    >>> [trace.name for trace in fig.data], len(fig.data[0].x), fig.layout.title.text
+    (['test', 'train-noisy'], 101, 'Accuracy against step')
+    >>> [path.name for path in write_figures({"training": fig}, tmp / "figures")]
+    ['training.html']
 """
 
 from __future__ import annotations
@@ -66,7 +69,13 @@ def lines(
         A figure with one `go.Scatter` (lines and markers) per curve.
 
     Example:
-        >>> lines([0.5, 0.8], {"raw": [0.9, 0.01], "neuron": [1.0, 0.99]}, "label noise")
+        >>> fig = lines([0.5, 0.8], {"raw": [0.9, 0.01], "neuron": [1.0, 0.99]}, "label noise")
+        >>> [trace.name for trace in fig.data], fig.data[1].y, fig.layout.yaxis.range
+        (['raw', 'neuron'], (1.0, 0.99), (-0.02, 1.02))
+        >>> fig.layout.title.text, fig.layout.xaxis.type
+        ('Test accuracy against label noise', 'linear')
+        >>> lines([16, 64, 512], {"raw": [0.2, 0.6, 0.9]}, "width").layout.xaxis.type
+        'log'
     """
     xs = [float(v) for v in x]
     for label, ys in curves.items():
@@ -107,8 +116,12 @@ def write_figures(figures: dict[str, go.Figure], out: str | Path) -> list[Path]:
         The paths of the HTML files, in the order of `figures`.
 
     Example:
-        >>> write_figures({"ipr": ipr_histogram(spectrum)}, "figures")
-        [PosixPath('figures/ipr.html')]
+        >>> fig = lines([0.5, 0.8], {"raw": [0.9, 0.01]}, "label noise")
+        >>> paths = write_figures({"raw": fig, "raw_again": fig}, tmp / "figures")
+        >>> [path.name for path in paths]
+        ['raw.html', 'raw_again.html']
+        >>> sorted(f.name for f in (tmp / "figures").iterdir())    # one shared plotly.js
+        ['plotly.min.js', 'raw.html', 'raw_again.html']
     """
     out = Path(out)
     for name in figures:

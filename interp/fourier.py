@@ -177,9 +177,14 @@ def extract_frequencies(
         A `Spectrum`; see its fields for shapes.
 
     Example:
-        >>> s = extract_frequencies(model)           # model: MLP with models=8, width=500
-        >>> s.dominant.shape, s.ipr.shape, s.key_frequencies(0)
-        (torch.Size([8, 500]), torch.Size([8, 500]), [14, 35, 41, 42, 52])
+        >>> model = interp.load_run("checkpoints/doshi_p97_noise035_wd0").model()
+        >>> s = extract_frequencies(model)                      # an MLP: models=1, width=500
+        >>> s.dominant.shape, s.ipr.shape, s.power.shape        # F = 48 frequencies
+        (torch.Size([1, 500]), torch.Size([1, 500]), torch.Size([1, 500, 48]))
+        >>> s.dominant[0, :8].tolist()
+        [14, 11, 15, 20, 38, 12, 41, 43]
+        >>> int((s.ipr > 0.5).sum()), len(s.key_frequencies(0))  # near-cosine neurons; keys
+        (143, 48)
     """
     stacked, names = _as_matrices(weights)
     if stacked.device.type != "meta" and not bool(torch.isfinite(stacked).all()):
@@ -247,7 +252,12 @@ def project_onto_frequencies(
         `[..., p]` the projected rows, same dtype and device.
 
     Example:
-        >>> U_clean = project_onto_frequencies(model.U, extract_frequencies(model).dominant)
+        >>> model = interp.load_run("checkpoints/doshi_p97_noise035_wd0").model()
+        >>> U = model.weights()["U"]                                    # [models, neurons, p]
+        >>> U_clean = project_onto_frequencies(U, extract_frequencies(model).dominant)
+        >>> kept = U_clean.norm(dim=-1) / U.norm(dim=-1)                # [models, neurons]
+        >>> [round(v, 2) for v in kept[0, 5:8].tolist()]                # neuron 7 is one wave
+        [0.29, 0.31, 0.95]
     """
     p = weights.shape[-1]
     n_freq = (p - 1) // 2

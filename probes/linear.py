@@ -8,11 +8,21 @@ Three questions, one verb each:
 Every probe standardizes the features, fits a scikit-learn estimator on plain numpy arrays and is
 deterministic given its seed.
 
-Example:
-    >>> rule = rule_probe(acts, labels, train)            # acts [n, d], labels [n], train [n]
+Example (features made by hand: cos and sin of frequencies 2 and 3 of s, plus noise):
+    >>> rng = np.random.default_rng(0)
+    >>> p, labels = 7, rng.integers(0, 7, 600)                     # results s in Z_7, [n]
+    >>> angles = 2 * np.pi * np.outer(labels, [2, 3]) / p
+    >>> acts = np.hstack([np.cos(angles), np.sin(angles)]) + 0.05 * rng.normal(size=(600, 4))
+    >>> train = np.arange(600) < 400                              # fit on 400 rows, hold out 200
+    >>> rule = rule_probe(acts, labels, train)                    # acts [n, d]
     >>> rule.score, rule.chance                           # held-out accuracy, majority baseline
-    >>> noisy_label_probe(np.abs(grads[train]), noisy[train]).score  # cross-validated AUC
-    >>> frequency_probe(acts, labels, p, train).top(3)    # [(frequency, R^2), ...]
+    (1.0, 0.16)
+    >>> [(f, round(r2, 3)) for f, r2 in frequency_probe(acts, labels, p, train).top(3)]
+    [(3, 0.995), (2, 0.995), (1, 0.003)]
+    >>> noisy = rng.random(400) < 0.3                    # 400 training rows, 30% noisy labels
+    >>> grads = rng.normal(size=(400, 8)) * np.where(noisy, 3.0, 1.0)[:, None]  # pull harder
+    >>> round(noisy_label_probe(np.abs(grads), noisy).score, 3)   # cross-validated AUC
+    0.995
 """
 
 from __future__ import annotations
@@ -147,8 +157,15 @@ def rule_probe(
         `ProbeResult` with held-out and train accuracy.
 
     Example:
+        >>> from interp.core.hooks import cache_activations
+        >>> run = interp.load_run("checkpoints/doshi_p97_noise035_wd0")
+        >>> model, task = run.model(), run.task
         >>> acts = cache_activations(model, task, "hook_post")["hook_post"][0].numpy()
-        >>> rule_probe(acts, task.labels.numpy(), task.train[0].numpy()).score   # 1.0
+        >>> acts.shape                                                   # [p * p, neurons]
+        (9409, 500)
+        >>> probe = rule_probe(acts, task.labels.numpy(), task.train[0].numpy())
+        >>> round(probe.score, 3), round(probe.chance, 3)
+        (1.0, 0.008)
     """
     x = _features(features)
     y = _column(labels, "labels", "iu", len(x))
@@ -199,9 +216,13 @@ def noisy_label_probe(
         `ProbeResult` with cross-validated AUC, the refit's in-sample AUC, and chance 0.5.
 
     Example:
+        >>> from interp.core.hooks import activation_gradients
+        >>> run = interp.load_run("checkpoints/doshi_p97_noise035_wd0")   # 35% noisy labels
+        >>> model, task = run.model(), run.task
         >>> grads = activation_gradients(model, task)["hook_post"][0].numpy()
         >>> rows = task.train[0].numpy()
-        >>> noisy_label_probe(np.abs(grads[rows]), task.noisy[0].numpy()[rows]).score
+        >>> round(noisy_label_probe(np.abs(grads[rows]), task.noisy[0].numpy()[rows]).score, 3)
+        0.994
     """
     x = _features(features)
     y = _column(noisy, "noisy", "b", len(x))
@@ -249,8 +270,15 @@ def frequency_probe(
         `FrequencyProbeResult` with `r2` `[F]`.
 
     Example:
+        >>> from interp.core.hooks import cache_activations
+        >>> run = interp.load_run("checkpoints/doshi_p97_noise035_wd0")
+        >>> model, task = run.model(), run.task
+        >>> acts = cache_activations(model, task, "hook_post")["hook_post"][0].numpy()
         >>> probe = frequency_probe(acts, task.labels.numpy(), task.p, task.train[0].numpy())
-        >>> probe.top(3)          # p 97, 20% noise: [(44, 0.911), (48, 0.898), (18, 0.894)]
+        >>> probe.r2.shape
+        (48,)
+        >>> [(f, round(r2, 3)) for f, r2 in probe.top(3)]
+        [(48, 0.743), (30, 0.741), (26, 0.731)]
     """
     x = _features(features)
     s = _column(results, "results", "iu", len(x))

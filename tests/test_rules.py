@@ -9,19 +9,8 @@ import torch
 import interp
 from interp.core.runs import CheckpointError, load_run, save_model
 from interp.models.dit import DiT, DiTConfig
-from interp.tasks.rules import (
-    RULES,
-    SMALL_SET,
-    RuleConfig,
-    RuleTask,
-    _distinct_draws,
-    all_valid,
-    is_valid,
-    rule_task,
-    sample_valid,
-    to_bits,
-    to_signal,
-)
+from interp.tasks.bitrules import RULES, all_valid, is_valid, sample_valid, to_bits, to_signal
+from interp.tasks.rules import SMALL_SET, RuleConfig, RuleTask, _distinct_draws, rule_task
 
 
 def n_valid(rule: str, d: int | None = None, group: int | None = None) -> int:

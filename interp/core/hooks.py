@@ -5,11 +5,20 @@ TransformerLens `HookedRootModule` (activations `[batch, ...]`: axis 0); `batch_
 apart and every function takes it as an override.
 
 Example:
-    >>> cache = cache_activations(model, task, names="hook_post")   # {"hook_post": [m, N, n]}
-    >>> with ablated(model, keep == 0):                              # mask [models, neurons]
-    ...     acc = interp.evaluate(model, task)                       # logits without those
+    >>> run = interp.load_run("checkpoints/doshi_p97_noise035_wd0")
+    >>> model, task = run.model(), run.task
+    >>> cache = cache_activations(model, task, names="hook_post")
+    >>> cache["hook_post"].shape                                    # [models, p*p, neurons]
+    torch.Size([1, 9409, 500])
+    >>> spread = interp.extract_frequencies(model).ipr < 0.5       # [models, neurons]
+    >>> with ablated(model, spread):                                # without the spread neurons
+    ...     print(interp.evaluate(model, task))                     # the noise is forgotten
+    model   train  train-clean  train-noisy    test
+        0   0.650        1.000        0.000   1.000
     >>> early = cache_activations(run.model(100), task, "hook_post")
-    >>> logits = patch(run.model(), task, early)                     # step-100 hidden layer
+    >>> logits = patch(model, task, early)                          # step-100 hidden layer
+    >>> round(float((logits.argmax(-1) == task.labels)[task.test].float().mean()), 3)
+    0.086
 """
 
 from __future__ import annotations
@@ -106,7 +115,13 @@ def cache_activations(
         neurons]}` for an interp MLP.
 
     Example:
-        >>> acts = cache_activations(model, task, "hook_post")["hook_post"]  # [m, p*p, n]
+        >>> task = interp.modular_task(p=7, seed=[0, 1])
+        >>> model = interp.MLP(interp.MLPConfig(p=7, width=8, models=2))
+        >>> acts = cache_activations(model, task, ["hook_pre", "hook_post"], batch_size=10)
+        >>> acts["hook_post"].shape                              # [models, p*p, neurons]
+        torch.Size([2, 49, 8])
+        >>> torch.equal(acts["hook_post"], acts["hook_pre"] ** 2)  # the x^2 activation
+        True
     """
     model = _hooked(model)
     chosen = _hook_names(model, names)
@@ -148,8 +163,16 @@ def activation_gradients(
         examples, neurons]}`.
 
     Example:
-        >>> grads = activation_gradients(model, task)["hook_post"]   # [m, p*p, n]
-        >>> grads[0][task.noisy[0]].norm(dim=-1).mean()               # how hard noisy pulls
+        >>> task = interp.modular_task(p=7, noise=0.3, seed=[0, 1])
+        >>> model = interp.MLP(interp.MLPConfig(p=7, width=8, models=2))
+        >>> grads = activation_gradients(model, task)["hook_post"]
+        >>> grads.shape                                          # [models, p*p, neurons]
+        torch.Size([2, 49, 8])
+        >>> with torch.no_grad():                                # d loss / d post, by hand:
+        ...     error = model(task.inputs).softmax(-1) - torch.eye(7)[task.train_labels]
+        ...     by_hand = error @ model.W                        # W^T (softmax - one-hot)
+        >>> torch.allclose(grads, by_hand, atol=1e-6)            # one example at a time
+        True
     """
     model = _hooked(model)
     check_pair(model, task)
@@ -196,8 +219,15 @@ def ablated(
         The model, which runs ablated until the block ends (hooks removed even on error).
 
     Example:
-        >>> with ablated(model, torch.ones(m, n, dtype=torch.bool)):
-        ...     model(task.inputs).abs().max()      # tensor(0.): every neuron gone
+        >>> task = interp.modular_task(p=7, seed=[0, 1])
+        >>> model = interp.MLP(interp.MLPConfig(p=7, width=8, models=2))
+        >>> with ablated(model, torch.ones(2, 8, dtype=torch.bool)), torch.no_grad():
+        ...     float(model(task.inputs).abs().max())            # every neuron gone
+        0.0
+        >>> with ablated(model, torch.ones(2, 8, dtype=torch.bool), mode="mean", reference=task):
+        ...     logits = model(task.inputs)                      # each neuron at its mean
+        >>> bool(torch.allclose(logits, logits[:, :1]))          # the same for every pair
+        True
     """
     model = _hooked(model)
     (name,) = _hook_names(model, hook)
@@ -253,8 +283,14 @@ def patch(
         The model's output over all inputs, e.g. logits `[models, examples, p]`.
 
     Example:
-        >>> src = cache_activations(run.model(0), task, "hook_post")
-        >>> logits = patch(run.model(), task, src)   # the trained read-out on initial features
+        >>> run = interp.load_run("checkpoints/doshi_p97_noise035_wd0")
+        >>> src = cache_activations(run.model(0), run.task, "hook_post")
+        >>> logits = patch(run.model(), run.task, src)   # the trained read-out, initial features
+        >>> logits.shape
+        torch.Size([1, 9409, 97])
+        >>> right = logits.argmax(-1) == run.task.labels
+        >>> round(float(right[run.task.test].float().mean()), 2)                # chance: 1/97
+        0.01
     """
     model = _hooked(model)
     names = _hook_names(model, list(source))

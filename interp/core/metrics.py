@@ -1,11 +1,13 @@
 """Accuracies of an ensemble on a noisy task: train-clean, train-noisy and test, per model.
 
 Example:
-    >>> acc = evaluate(model, task)          # model and task with the same number of models
-    >>> acc.test, acc.train_noisy            # [models] each
+    >>> run = interp.load_run("checkpoints/doshi_p97_noise035_wd0")
+    >>> acc = evaluate(run.model(), run.task)   # model and task with the same number of models
+    >>> acc.test, acc.train_noisy               # [models] each
+    (tensor([0.9832]), tensor([0.9399]))
     >>> print(acc)
     model   train  train-clean  train-noisy    test
-        0   0.981        1.000        0.946   0.984
+        0   0.979        1.000        0.940   0.983
 """
 
 from __future__ import annotations
@@ -72,8 +74,13 @@ def first_step(values: Tensor, steps: Sequence[int] | Tensor, threshold: float) 
         `[models]` long: the first such step, or -1 where a model never reaches it.
 
     Example:
-        >>> m = run.metrics
-        >>> first_step(m["train_noisy_acc"], m["step"], 0.9)  # when the noise is 90% memorized
+        >>> m = interp.load_run("checkpoints/doshi_p97_noise035_wd0").metrics
+        >>> first_step(m["train_noisy_acc"], m["step"], 0.9)  # the noise is 90% memorized...
+        tensor([20])
+        >>> first_step(m["test_acc"], m["step"], 0.9)         # ...long before the rule is learned
+        tensor([320])
+        >>> first_step(m["test_acc"], m["step"], 0.99)        # never
+        tensor([-1])
     """
     steps = torch.as_tensor(steps, device=values.device)
     if values.dim() != 2 or values.shape[0] != len(steps):

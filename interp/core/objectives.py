@@ -222,7 +222,7 @@ class Denoising(_Strings):
 
     def loss(self, forward: Callable[..., Tensor], rows: slice, step: int) -> Tensor:
         from interp.diffusion import edm_example_loss, sample_training_sigmas
-        from interp.tasks.rules import to_signal
+        from interp.tasks.bitrules import to_signal
 
         gens, bits, weight = self.draw(rows, step)
         size, d = bits.shape[1], bits.shape[2]

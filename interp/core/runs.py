@@ -15,8 +15,9 @@ analysis module until a run asks for one.
 Example:
     >>> run = load_run("checkpoints/doshi_p97_noise035_wd0")
     >>> run.steps[-3:], run.task.noisy.shape           # [models, examples]
-    ([400, 700, 1000], torch.Size([1, 9409]))
-    >>> model = run.model()                             # the last step; run.model(200) for another
+    ([500, 750, 1000], torch.Size([1, 9409]))
+    >>> run.model().cfg.width, run.model(100).training  # the last step, or a saved one, in eval
+    (500, False)
 """
 
 from __future__ import annotations
@@ -208,8 +209,14 @@ def save_model(model: nn.Module, path: str | Path, task: Any | None = None) -> P
     """Save one model (trained, extracted, ...) as a run of one step that `load_run` reads back.
 
     Example:
-        >>> save_model(interp.extract(model), "runs/extracted", task)
-        >>> interp.load_run("runs/extracted").model()
+        >>> run = interp.load_run("checkpoints/doshi_p97_noise035_wd0")
+        >>> path = save_model(interp.extract(run.model()), tmp / "extracted", run.task)
+        >>> extracted = interp.load_run(path)
+        >>> extracted.steps, sorted(f.name for f in path.iterdir())
+        ([0], ['config.json', 'step_0000000.safetensors'])
+        >>> print(interp.evaluate(extracted.model(), extracted.task))
+        model   train  train-clean  train-noisy    test
+            0   0.650        1.000        0.000   1.000
     """
     config: dict[str, Any] = {"model": model_entry(model)}
     if task is not None:

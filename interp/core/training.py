@@ -308,7 +308,23 @@ def resume(
     starts again from step 0.
 
     Example:
-        >>> interp.resume("runs/doshi")
+        >>> import dataclasses, json
+        >>> task = interp.modular_task(p=11, noise=0.2)
+        >>> cfg = interp.TrainConfig(steps=20, save_every=10, log_every=5)
+        >>> whole = interp.train(interp.MLP(interp.MLPConfig(p=11, width=16)), task, cfg,
+        ...                      device="cpu", progress=False)
+        >>> # A run killed after its step-10 checkpoint: train 10 steps, then ask for 20.
+        >>> half = dataclasses.replace(cfg, steps=10)
+        >>> _ = interp.train(interp.MLP(interp.MLPConfig(p=11, width=16)), task, half,
+        ...                  out=tmp / "run", device="cpu", progress=False)
+        >>> config = json.loads((tmp / "run" / "config.json").read_text())
+        >>> config["train"]["steps"] = 20
+        >>> _ = (tmp / "run" / "config.json").write_text(json.dumps(config))
+        >>> resumed = interp.resume(tmp / "run", device="cpu", progress=False)
+        >>> resumed.metrics["step"].tolist(), interp.load_run(tmp / "run").steps
+        ([0, 5, 10, 15, 20], [0, 10, 20])
+        >>> torch.equal(resumed.model.W, whole.model.W)     # where the whole run ended
+        True
     """
     run = path if isinstance(path, Run) else load_run(path)
     if "train" not in run.config or "task" not in run.config:

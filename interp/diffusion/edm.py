@@ -109,8 +109,13 @@ def edm_example_loss(
         `[..., batch]`: 1 in expectation for a denoiser whose network outputs F = 0.
 
     Example:
-        >>> s = sample_training_sigmas((4, 256), gen)
-        >>> edm_example_loss(model, clean, s, torch.randn(clean.shape, generator=gen)).mean(-1)
+        >>> model = interp.DiT(interp.DiTConfig(d=8, models=2))     # at init its F is 0
+        >>> gen = torch.Generator().manual_seed(0)
+        >>> clean = torch.randint(0, 2, (2, 256, 8), generator=gen) - 0.5   # [models, batch, d]
+        >>> s = sample_training_sigmas((2, 256), gen)
+        >>> loss = edm_example_loss(model, clean, s, torch.randn(clean.shape, generator=gen))
+        >>> loss.shape, [round(v, 1) for v in loss.mean(-1).tolist()]
+        (torch.Size([2, 256]), [1.0, 1.0])
     """
     sigma = sigma.to(clean.dtype)
     denoised = denoiser(clean + sigma[..., None] * noise, sigma)
@@ -298,9 +303,13 @@ def stochastic_sample(
         `[..., batch, d]` the samples at sigma = 0.
 
     Example:
+        >>> data = torch.tensor([[0.5, -0.5, 0.5], [-0.5, -0.5, 0.5]])   # N=2 strings, d=3
+        >>> D = EmpiricalDenoiser(data)
         >>> g = torch.Generator().manual_seed(0)
-        >>> x = 80 * torch.randn(64, 12, generator=g)
+        >>> x = 80 * torch.randn(64, 3, generator=g)
         >>> x0 = stochastic_sample(D, x, sigma_schedule(18), generator=g)
+        >>> ((x0 > 0)[:, None] == (data > 0)).all(-1).sum(0)         # copies of each string
+        tensor([31, 33])
     """
     if churn < 0 or noise < 0:
         raise ValueError(f"churn={churn}, noise={noise}: both must be >= 0")
@@ -349,8 +358,14 @@ def sample(
         `shape` float: the samples, signals near {-0.5, +0.5}; `x > 0` gives the bits.
 
     Example:
-        >>> x0 = sample(model, (model.cfg.models, 256, 16), generator=g)   # a DiT ensemble
-        >>> bits = x0 > 0
+        >>> run = interp.load_run("checkpoints/dit_group2_d16")     # 2 DiTs: N = 16 and 64
+        >>> model = run.model()
+        >>> x0 = sample(model, (2, 64, 16), generator=torch.Generator().manual_seed(0))
+        >>> bits = (x0 > 0).long()                                  # [models, samples, d]
+        >>> run.task.valid(bits).sum(-1)                 # valid of 64: both learned the rule
+        tensor([63, 63])
+        >>> run.task.is_training_sample(bits).sum(-1)    # copies of 64: N = 16 memorizes more
+        tensor([45, 12])
     """
     if device is None:
         device = getattr(denoiser, "device", None)

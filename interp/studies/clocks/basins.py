@@ -27,7 +27,8 @@ from tqdm.auto import tqdm
 from interp.core.device import resolve_device
 from interp.core.runs import CheckpointError, Run, load_run
 from interp.diffusion import Denoiser, EmpiricalDenoiser, heun_sample, sigma_schedule
-from interp.tasks.rules import RuleTask, sample_valid, to_signal
+from interp.tasks.bitrules import sample_valid, to_signal
+from interp.tasks.rules import RuleTask
 
 __all__ = [
     "BasinResult",

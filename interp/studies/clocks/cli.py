@@ -32,7 +32,8 @@ from interp.studies.clocks.clocks import (
 )
 from interp.studies.clocks.generation import generation_curve
 from interp.studies.clocks.plots import basin_radii, clocks_figure, tau_against
-from interp.tasks.rules import RULES, RuleTask, rule_task
+from interp.tasks.bitrules import RULES
+from interp.tasks.rules import RuleTask, rule_task
 
 __all__ = ["add_train_arguments", "train", "add_arguments", "run"]
 

@@ -8,12 +8,16 @@ grows ~linearly with the dataset size N, tau_rule with the rule's complexity). F
 data a sample counts as memorized when it is much nearer its nearest training point than the
 second nearest: d1 / d2 < 1/3 (Bonnaire et al. 2025).
 
-Example:
-    >>> valid = lambda bits: is_valid(bits, "parity")            # interp.tasks.rules
-    >>> stats = [generation_stats(to_bits(sample(D_t, (M, 256, d))), valid, train_bits)
-    ...          for D_t in denoisers_over_training]                 # interp.diffusion.sample
-    >>> c = measure_clocks(GenerationStats.stack(stats), steps)
+Example (two DiTs on group parity, trained on N = 16 and N = 64 strings):
+    >>> run = interp.load_run("checkpoints/dit_group2_d16")
+    >>> task, steps = run.task, [97, 305, 3000]                   # three saved steps
+    >>> stats = [generation_stats(interp.generate(run.model(step), 128,
+    ...                                           torch.Generator().manual_seed(0)),
+    ...                           task.valid, task.data, task.mask) for step in steps]
+    >>> rule = threshold_above_chance(task.chance_rate)           # 0.8 of the way to 1
+    >>> c = measure_clocks(GenerationStats.stack(stats), steps, rule_threshold=rule)
     >>> c.tau_rule, c.tau_mem, c.width                      # [models] each, -1: never reached
+    (tensor([305, 305]), tensor([3000,   -1]), tensor([2695,   -1]))
 """
 
 from __future__ import annotations
@@ -170,9 +174,18 @@ def generation_stats(
         `GenerationStats` with fields `[models]`.
 
     Example:
-        >>> valid = lambda bits: is_valid(bits, "parity")          # interp.tasks.rules
-        >>> s = generation_stats(to_bits(sample(D, (2, 512, 10))), valid, train_bits)
+        >>> from interp.diffusion import EmpiricalDenoiser, sample
+        >>> from interp.tasks.bitrules import is_valid, to_bits, to_signal
+        >>> task = interp.rule_task("parity", d=10, N=[8, 32], seed=0)
+        >>> valid = lambda bits: is_valid(bits, "parity")
+        >>> noise = torch.randint(0, 2, (2, 512, 10), generator=torch.Generator().manual_seed(0))
+        >>> s = generation_stats(noise, valid, task.data, task.mask)  # random strings
         >>> s.valid, s.memorized, s.novel_valid                    # [2] each
+        (tensor([0.4824, 0.5039]), tensor([0.0137, 0.0293]), tensor([0.4688, 0.4746]))
+        >>> D = EmpiricalDenoiser(to_signal(task.data), mask=task.mask)  # the loss's optimum
+        >>> bits = to_bits(sample(D, (2, 512, 10), generator=torch.Generator().manual_seed(0)))
+        >>> generation_stats(bits, valid, task.data, task.mask).memorized   # copies only
+        tensor([1., 1.])
     """
     memorized = exact_matches(samples, training, mask)
     valid = valid_fn(_as_bits(samples, "samples"))
@@ -257,6 +270,9 @@ def measure_clocks(
         `Clocks` with fields `[models]`.
 
     Example:
+        >>> per_step_stats = [  # one model: (valid, memorized) at four steps
+        ...     GenerationStats(torch.tensor([v]), torch.tensor([m]), torch.tensor([v - m]))
+        ...     for v, m in [(0.5, 0.0), (0.95, 0.1), (0.97, 0.3), (0.99, 0.6)]]
         >>> c = measure_clocks(GenerationStats.stack(per_step_stats), [0, 500, 1000, 1500])
         >>> print(c)
         model  tau_rule   tau_mem     width
@@ -319,6 +335,7 @@ def is_memorized_continuous(
         `[..., S]` bool.
 
     Example:
+        >>> training = torch.tensor([[0.0, 0.0], [3.0, 0.0], [0.0, 4.0]])
         >>> is_memorized_continuous(torch.tensor([[0.5, 0.0]]), training)   # d1/d2 = 0.5/2.5
         tensor([True])
     """

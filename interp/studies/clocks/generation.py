@@ -30,7 +30,7 @@ from interp.diffusion import sample
 from interp.models.dit import DiT
 from interp.models.gpt import GPT
 from interp.studies.clocks.clocks import GenerationStats, generation_stats
-from interp.tasks.rules import to_bits
+from interp.tasks.bitrules import to_bits
 
 __all__ = ["generate", "generation_curve"]
 

@@ -126,7 +126,10 @@ def spectrum_heatmap(spectrum: Spectrum, model: int = 0, title: str | None = Non
         hovering shows the neuron's index in the model.
 
     Example:
-        >>> spectrum_heatmap(interp.extract_frequencies(model), model=2).show()
+        >>> run = interp.load_run("checkpoints/doshi_p97_noise035_wd0")
+        >>> fig = spectrum_heatmap(interp.extract_frequencies(run.model()), model=0)
+        >>> fig.data[0].z.shape                       # [neurons, F]
+        (500, 48)
     """
     power, dominant, _ = _spectrum_of(spectrum, model)
     share, on_dominant = _power_shares(power, dominant)
@@ -176,7 +179,10 @@ def neuron_phase_map(spectrum: Spectrum, model: int = 0, title: str | None = Non
         its amplitude and its share.
 
     Example:
-        >>> neuron_phase_map(interp.extract_frequencies(model)).show()
+        >>> run = interp.load_run("checkpoints/doshi_p97_noise035_wd0")
+        >>> fig = neuron_phase_map(interp.extract_frequencies(run.model()))
+        >>> [(trace.name, len(trace.x)) for trace in fig.data]          # one point per neuron
+        [('U', 500), ('V', 500), ('W', 500)]
     """
     power, dominant, _ = _spectrum_of(spectrum, model)
     phase, amplitude = spectrum.phase, spectrum.amplitude
@@ -237,7 +243,12 @@ def dominant_share(spectrum: Spectrum, model: int = 0, title: str | None = None)
         1..F and whose y (shares) sum to 1 over both traces.
 
     Example:
-        >>> dominant_share(interp.extract_frequencies(model)).show()
+        >>> run = interp.load_run("checkpoints/add_p97_noise080")
+        >>> fig = dominant_share(interp.extract_frequencies(run.model()))
+        >>> [(trace.name, len(trace.x)) for trace in fig.data]          # 46 of 48 are key
+        [('key', 46), ('other', 2)]
+        >>> round(sum(fig.data[0].y) + sum(fig.data[1].y), 6)
+        1.0
     """
     shares = spectrum.dominant_share()
     if shares.dim() == 1:
@@ -266,7 +277,10 @@ def ipr_histogram(spectrum: Spectrum, models: Sequence[int] | None = None) -> go
         A figure with one `go.Histogram` per model, x = that model's `[neurons]` IPRs.
 
     Example:
-        >>> ipr_histogram(interp.extract_frequencies(model), models=[0, 3]).show()
+        >>> run = interp.load_run("checkpoints/doshi_p97_noise035_wd0")
+        >>> fig = ipr_histogram(interp.extract_frequencies(run.model()), models=[0])
+        >>> [(trace.name, len(trace.x)) for trace in fig.data]
+        [('model 0', 500)]
     """
     ipr = spectrum.ipr.detach().cpu()
     if ipr.dim() == 1:
@@ -307,7 +321,11 @@ def logit_circuit(circuit: Circuit, model: int = 0, title: str | None = None) ->
         group's neuron count.
 
     Example:
-        >>> logit_circuit(label_noise.logit_circuit(model)).show()
+        >>> from interp.studies import label_noise
+        >>> run = interp.load_run("checkpoints/doshi_p97_noise035_wd0")
+        >>> fig = logit_circuit(label_noise.logit_circuit(run.model()))
+        >>> fig.data[0].y[:3], fig.data[0].z.shape        # the largest groups, [groups, p]
+        (('f = 14', 'f = 34', 'f = 22'), (48, 97))
     """
     neurons, readout = circuit.neurons, circuit.readout
     if neurons.dim() != 2 or readout.dim() != 3:
@@ -362,7 +380,10 @@ def partition_scores(part: Partition, model: int = 0, title: str | None = None) 
         the neurons of each side (hovering shows the neuron).
 
     Example:
-        >>> partition_scores(interp.partition_neurons(model, task, "labels")).show()
+        >>> run = interp.load_run("checkpoints/doshi_p97_noise035_wd0")
+        >>> part = interp.partition_neurons(run.model(), run.task, "labels", loss="mse")
+        >>> [trace.name for trace in partition_scores(part).data]
+        ['general (143)', 'memory (357)', 'score 0']
     """
     check_model(model, part.scores.shape[0])
     general = part.general[model].detach().cpu()
@@ -432,8 +453,17 @@ def probe_r2(
         partition `frequencies`.
 
     Example:
-        >>> result = probes.frequency_probe(features, task.labels.numpy(), 97, train)
-        >>> probe_r2(result.frequencies, result.r2, key=spectrum.key_frequencies(0)).show()
+        >>> import probes
+        >>> from interp.core.hooks import cache_activations
+        >>> run = interp.load_run("checkpoints/add_p97_noise080")
+        >>> model, task = run.model(), run.task
+        >>> features = cache_activations(model, task, "hook_post")["hook_post"][0].numpy()
+        >>> train = task.train[0].numpy()
+        >>> result = probes.frequency_probe(features, task.labels.numpy(), task.p, train)
+        >>> key = interp.extract_frequencies(model).key_frequencies(0)
+        >>> fig = probe_r2(result.frequencies, result.r2, key=key)
+        >>> [(trace.name, len(trace.x)) for trace in fig.data]          # F = 48 bars in all
+        [('key', 46), ('other', 2)]
     """
     freqs, values = [int(f) for f in frequencies], [float(v) for v in r2]
     if len(freqs) != len(values):
@@ -471,8 +501,11 @@ def training_curves(
         A figure with one `go.Scatter` line per curve, each with T points.
 
     Example:
-        >>> run = interp.load_run("runs/doshi")
-        >>> training_curves(run.metrics, model=1).show()
+        >>> run = interp.load_run("checkpoints/add_p97_noise080")     # logged every step
+        >>> fig = training_curves(run.metrics, model=0)
+        >>> [(trace.name, len(trace.x)) for trace in fig.data], fig.layout.xaxis.type
+        ([('train clean', 1001), ('train noisy (fit to noisy label)', 1001), ('test', 1001)],
+         'log')
     """
     steps = metrics["step"].detach().cpu()
     log_x = log_steps(steps)
@@ -522,8 +555,12 @@ def extraction_bars(results: dict[str, Accuracies], model: int = 0) -> go.Figure
         per method, x = the method names in the order given.
 
     Example:
+        >>> run = interp.load_run("checkpoints/doshi_p97_noise035_wd0")
+        >>> model, task = run.model(), run.task
         >>> raw, key = interp.evaluate(model, task), interp.evaluate(interp.extract(model), task)
-        >>> extraction_bars({"raw": raw, "neuron": key}).show()
+        >>> fig = extraction_bars({"raw": raw, "neuron": key})
+        >>> [(trace.name, [round(y, 3) for y in trace.y]) for trace in fig.data]
+        [('train clean', [1.0, 1.0]), ('train noisy', [0.94, 0.0]), ('test', [0.983, 1.0])]
     """
     names = list(results)
     fig = go.Figure()

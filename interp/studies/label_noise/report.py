@@ -11,10 +11,16 @@ periodic ones, the partitions (ablations scored on the run's own training loss) 
 kept-fraction curves, and linear probes of the hidden activations at a few saved steps.
 
 Example:
-    >>> write_report("checkpoints/add_p97_noise080", "reports/add_p97_noise080")
-    PosixPath('reports/add_p97_noise080/report.html')
-    >>> report = build_report("checkpoints/add_p97_noise080")   # the figures, in memory
-    >>> {s.id: s.figure for s in report.sections}["circuit"].show()
+    >>> task = interp.modular_task(p=23, noise=0.2, seed=0)      # a small run, 20% noise
+    >>> model = interp.MLP(interp.MLPConfig(p=23, width=64, seed=0))
+    >>> config = interp.TrainConfig(steps=300, save_log=3)
+    >>> result = interp.train(model, task, config, out=tmp / "run", progress=False)
+    >>> page = write_report(tmp / "run", tmp / "report", png=False)
+    >>> page.name, sorted(f.name for f in page.parent.iterdir())
+    ('report.html', ['plotly.min.js', 'report.html'])
+    >>> report = build_report(tmp / "run")                      # the figures, in memory
+    >>> {s.id: s.figure for s in report.sections}["circuit"].data[0].z.shape  # [groups, p]
+    (11, 23)
 """
 
 from __future__ import annotations
@@ -143,8 +149,18 @@ def build_report(
         kept_fraction, frequency_probe, rule_probe).
 
     Example:
-        >>> report = build_report("checkpoints/add_p97_noise080")
-        >>> report.sections[0].figure.show()                    # the training curves
+        >>> task = interp.modular_task(p=23, noise=0.2, seed=0)      # a small run, 20% noise
+        >>> model = interp.MLP(interp.MLPConfig(p=23, width=64, seed=0))
+        >>> config = interp.TrainConfig(steps=300, save_log=3)
+        >>> result = interp.train(model, task, config, out=tmp / "run", progress=False)
+        >>> report = build_report(tmp / "run", probe_steps=2)
+        >>> {name: round(float(acc.test[0]), 3) for name, acc in report.table.items()}
+        {'raw': 0.023, 'neuron': 0.796, 'key': 0.034, 'logits': 1.0, 'baseline': 1.0,
+         'pooled baseline': 1.0}
+        >>> [section.id for section in report.sections][:3]
+        ['training', 'extraction', 'spectrum']
+        >>> report.sections[0].text.split("(")[-1]      # the training curves' caption ends
+        'best 0.989, at step 17).'
     """
     run = run if isinstance(run, Run) else load_run(run)
     models = run.config["model"].get("models", 1)
@@ -199,8 +215,13 @@ def write_report(
         The path of `report.html`.
 
     Example:
-        >>> write_report("checkpoints/doshi_p97_noise035_wd0", "reports/doshi")
-        PosixPath('reports/doshi/report.html')
+        >>> task = interp.modular_task(p=23, noise=0.2, seed=0)      # a small run, 20% noise
+        >>> model = interp.MLP(interp.MLPConfig(p=23, width=64, seed=0))
+        >>> config = interp.TrainConfig(steps=300, save_log=3)
+        >>> result = interp.train(model, task, config, out=tmp / "run", progress=False)
+        >>> page = write_report(tmp / "run", tmp / "report", png=False)
+        >>> page.relative_to(tmp).as_posix(), page.stat().st_size > 100_000
+        ('report/report.html', True)
     """
     if Path(out).exists() and not Path(out).is_dir():  # fail before the analyses run
         raise ValueError(f"out={out} is a file; the report needs a folder")
