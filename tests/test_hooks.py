@@ -158,3 +158,25 @@ def test_bad_hook_input_is_refused_with_one_line(ensemble):
         activation_gradients(model, task.select([0, 1]))
     with pytest.raises(ValueError, match="p=11 but the task has p=13"):
         activation_gradients(model, modular_task(p=13, seed=[0, 1, 2]))
+
+
+def test_cache_activations_of_a_gpt_ensemble_stacks_its_bridges():
+    """A GPT ensemble caches under TransformerLens's names with a leading models axis, in
+    batches, and equals each bridge's own `run_with_cache`."""
+    import interp
+    from interp.models.gpt import gpt_tokens
+
+    gpt = interp.GPT(interp.GPTConfig(d=6, d_model=16, n_heads=2, d_mlp=32, models=2, seed=0))
+    tokens = gpt_tokens(torch.randint(0, 2, (10, 6), generator=torch.Generator().manual_seed(0)))
+    names = ["blocks.0.hook_resid_post", "hook_unembed"]
+    cache = interp.cache_activations(gpt, tokens, names, batch_size=4)
+    assert {k: tuple(v.shape) for k, v in cache.items()} == {
+        "blocks.0.hook_resid_post": (2, 10, 7, 16),
+        "hook_unembed": (2, 10, 7, 2),
+    }
+    for m, bridge in enumerate(gpt.bridges):
+        _, own = bridge.run_with_cache(tokens)
+        for name in names:
+            torch.testing.assert_close(cache[name][m], own[name])
+    with pytest.raises(ValueError, match="no hook point 'hook_post'"):
+        interp.cache_activations(gpt, tokens, "hook_post")

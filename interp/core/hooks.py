@@ -63,8 +63,9 @@ def _hooked(model: torch.nn.Module) -> HookedRootModule:
 
 
 def _hook_names(model: HookedRootModule, names: Names) -> list[str]:
-    """The hook-point names `names` selects (None: all), validated against the model."""
-    available = [n for n, m in model.named_modules() if isinstance(m, HookPoint)]
+    """The hook-point names `names` selects (None: all), validated against the model (its
+    `hook_dict`: a GPT ensemble's are its bridges' TransformerLens names)."""
+    available = list(model.hook_dict)
     if names is None:
         chosen = available
     elif callable(names):
@@ -128,13 +129,10 @@ def cache_activations(
     axis = batch_axis(model) if axis is None else axis
     x = _inputs(inputs, _device(model))
     store: dict[str, list[Tensor]] = {n: [] for n in chosen}
-
-    def keep(act: Tensor, hook: HookPoint) -> None:
-        store[hook.name].append(act.detach().to(device or act.device))
-
-    with model.hooks(fwd_hooks=[(n, keep) for n in chosen]):
-        for chunk in x.split(batch_size):
-            model(chunk)
+    for chunk in x.split(batch_size):
+        _, cache = model.run_with_cache(chunk, names_filter=chosen)
+        for n in chosen:
+            store[n].append(cache[n].detach().to(device or cache[n].device))
     return {n: torch.cat(acts, dim=axis) for n, acts in store.items()}
 
 

@@ -197,6 +197,11 @@ class GPT(Ensemble):
         tokens = self._tokens(tokens)
         return torch.stack([bridge(t) for bridge, t in zip(self.bridges, tokens)])
 
+    @property
+    def hook_dict(self) -> dict[str, Any]:
+        """The hook points by TransformerLens name (model 0's; every bridge has the same)."""
+        return self.bridges[0].hook_dict
+
     def run_with_cache(self, tokens: Tensor, **kwargs: Any) -> tuple[Tensor, dict[str, Tensor]]:
         """Every bridge's `run_with_cache`, stacked: logits and each activation get a leading
         models axis. Keyword arguments (`names_filter`, ...) go to each bridge."""
