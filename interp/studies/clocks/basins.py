@@ -7,11 +7,16 @@ up to which the target keeps coming back. A memorizing denoiser carves a basin a
 training string and none around unseen valid ones; a generalizing one gives valid strings basins
 whether or not they were seen. Targets x sigmas x repeats run as one batch (per-sample schedules).
 
-Example:
-    >>> D = EmpiricalDenoiser(train_signals)                     # [N, d], bits - 0.5
+Example (the exact optimum of the denoising loss on 32 parity strings: a perfect memorizer):
+    >>> task = interp.rule_task("parity", d=10, N=32, seed=0)
+    >>> D = EmpiricalDenoiser(to_signal(task.train_set(0)))      # [N, d], bits - 0.5
+    >>> targets = basin_targets(task, n=8)                        # 8 seen, 8 unseen valid
+    >>> signals = to_signal(torch.cat([targets["training"][0], targets["novel"][0]]))
     >>> sigmas = torch.logspace(-2, 0.5, 12)
-    >>> r = measure_basins(D, torch.cat([train_signals[:8], unseen_valid[:8]]), sigmas)
-    >>> r.radius                                                 # [16]: > 0 seen, 0 unseen
+    >>> r = measure_basins(D, signals, sigmas, generator=torch.Generator().manual_seed(0))
+    >>> r.radius.view(2, 8)                                      # > 0 seen, 0 unseen
+    tensor([[0.3899, 0.6579, 0.6579, 0.6579, 0.3899, 0.3899, 0.6579, 0.6579],
+            [0.0000, 0.0000, 0.0000, 0.0000, 0.0000, 0.0000, 0.0000, 0.0000]])
 """
 
 from __future__ import annotations
@@ -99,7 +104,12 @@ def basin_returns(
         `[..., T, K]` float, the return rate of each target at each level.
 
     Example:
-        >>> basin_returns(D, targets, torch.tensor([0.1, 0.5, 2.0]), repeats=32)  # [T, 3]
+        >>> D = EmpiricalDenoiser(torch.tensor([[0.5, 0.5, -0.5, -0.5], [-0.5, 0.5, 0.5, -0.5]]))
+        >>> targets = torch.tensor([[0.5, 0.5, -0.5, -0.5], [0.5, -0.5, 0.5, -0.5]])  # seen, not
+        >>> gen, sigmas = torch.Generator().manual_seed(0), torch.tensor([0.1, 0.5, 2.0])
+        >>> basin_returns(D, targets, sigmas, repeats=32, generator=gen)  # [T, 3]
+        tensor([[1.0000, 0.9062, 0.6562],
+                [0.0000, 0.0000, 0.0000]])
     """
     if not targets.is_floating_point() or targets.dim() not in (2, 3):
         raise ValueError(
@@ -172,8 +182,14 @@ def measure_basins(
     """`basin_returns` and `basin_radius` together; see them for the arguments.
 
     Example:
-        >>> r = measure_basins(D, targets, torch.logspace(-2, 0.5, 12), repeats=32)
+        >>> D = EmpiricalDenoiser(torch.tensor([[0.5, 0.5, -0.5, -0.5], [-0.5, 0.5, 0.5, -0.5]]))
+        >>> targets = torch.tensor([[0.5, 0.5, -0.5, -0.5], [0.5, -0.5, 0.5, -0.5]])  # seen, not
+        >>> gen, sigmas = torch.Generator().manual_seed(0), torch.logspace(-2, 0.5, 12)
+        >>> r = measure_basins(D, targets, sigmas, generator=gen)
         >>> r.returns.shape, r.radius.shape                           # [T, 12], [T]
+        (torch.Size([2, 12]), torch.Size([2]))
+        >>> r.radius              # two attractors only: even far starts come back half the time
+        tensor([1.8738, 0.0000])
     """
     returns = basin_returns(denoiser, targets, sigmas, repeats, steps, generator)
     return BasinResult(returns, sigmas, basin_radius(returns, sigmas, level), level)
@@ -196,7 +212,12 @@ def basin_targets(task: RuleTask, n: int = 16, seed: int = 0) -> dict[str, Tenso
         `{"training": [models, n', d], "novel": [models, n, d]}` long bits.
 
     Example:
+        >>> run = interp.load_run("checkpoints/dit_group2_d16")      # 2 models, d = 16
         >>> targets = basin_targets(run.task, n=8)
+        >>> {name: tuple(bits.shape) for name, bits in targets.items()}   # [models, n, d]
+        {'training': (2, 8, 16), 'novel': (2, 8, 16)}
+        >>> bool(run.task.is_training_sample(targets["novel"]).any())
+        False
     """
     cfg = task.config
     n_train = min(n, min(task.N))
@@ -241,8 +262,16 @@ def basin_curve(
         `(steps, radii)`: group name -> `[steps, models, T]` basin radius of every target (CPU).
 
     Example:
-        >>> steps, radii = basin_curve("runs/parity_N")
+        >>> run = interp.load_run("checkpoints/dit_group2_d16")      # N = 16 and 64 strings
+        >>> targets = basin_targets(run.task, n=4)
+        >>> steps, radii = basin_curve(run, targets, sigmas=(0.1, 0.2, 0.3, 0.5, 0.7),
+        ...                            repeats=4, steps=[97, 3000], device="cpu")
+        >>> radii["training"].shape                                   # [steps, models, T]
+        torch.Size([2, 2, 4])
         >>> radii["training"].mean(-1), radii["novel"].mean(-1)      # [steps, models]
+        (tensor([[0.4000, 0.2750],
+                [0.7000, 0.5500]]), tensor([[0.3500, 0.2750],
+                [0.3500, 0.5000]]))
     """
     run = run if isinstance(run, Run) else load_run(run)
     if run.kind != "dit":
@@ -308,8 +337,10 @@ def empirical_basins(
         Group name -> `[models, T]` basin radius of every target.
 
     Example:
-        >>> ref = empirical_basins(run.task)
+        >>> run = interp.load_run("checkpoints/dit_group2_d16")
+        >>> ref = empirical_basins(run.task, basin_targets(run.task, n=4), repeats=8)
         >>> ref["training"].mean(-1), ref["novel"].mean(-1)          # [models]: > 0, 0
+        (tensor([0.8750, 0.7500]), tensor([0., 0.]))
     """
     targets = basin_targets(task, seed=seed) if targets is None else targets
     data = to_signal(task.data.cpu())  # [models, N_max, d]; padding rows masked out

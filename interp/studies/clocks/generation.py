@@ -6,13 +6,23 @@ step of a rule-task run: the fraction of strings that are rule-valid, that copy 
 string, and that are valid and new (`measure_clocks` turns that into tau_rule, tau_mem and the
 innovation window).
 
+A run to read is made by `interp.train(interp.DiT(...), interp.rule_task(...),
+interp.TrainConfig(loss="edm", save_log=...), out=...)` or `interp train rules --model dit`; the
+shipped `checkpoints/dit_group2_d16` (two DiTs on group parity, trained on N = 16 and N = 64
+strings) holds the command that made it in its config.json.
+
 Example:
-    >>> task = interp.rule_task("parity", d=12, N=[16, 32, 64, 128], seed=0)
-    >>> model = interp.DiT(interp.DiTConfig(d=12, d_model=64, models=4, seed=0))
-    >>> train = interp.TrainConfig(steps=4000, lr=3e-3, loss="edm", batch_size=128, save_log=30)
-    >>> interp.train(model, task, train, out="runs/parity_N")
-    >>> steps, stats = interp.generation_curve("runs/parity_N", samples=512)
-    >>> print(interp.measure_clocks(stats, steps))       # tau_rule, tau_mem per model
+    >>> run = interp.load_run("checkpoints/dit_group2_d16")
+    >>> steps, stats = interp.generation_curve(run, samples=128, steps=[97, 305, 3000],
+    ...                                        device="cpu")
+    >>> stats.valid                                      # [steps, models]
+    tensor([[0.1953, 0.0156],
+            [0.8359, 0.8984],
+            [0.9688, 0.9844]])
+    >>> print(interp.measure_clocks(stats, steps, rule_threshold=0.8))  # tau_rule, tau_mem
+    model  tau_rule   tau_mem     width
+        0       305      3000      2695
+        1       305        -1        -1
 """
 
 from __future__ import annotations
@@ -47,8 +57,12 @@ def generate(
     `generator` (which must live there too).
 
     Example:
-        >>> bits = generate(run.model(), 512, torch.Generator().manual_seed(0))
+        >>> run = interp.load_run("checkpoints/dit_group2_d16")      # the last step, 3000
+        >>> bits = generate(run.model(), 128, torch.Generator().manual_seed(0))
+        >>> bits.shape                                    # [models, samples, d]
+        torch.Size([2, 128, 16])
         >>> run.task.valid(bits).float().mean(1)          # [models] valid fraction
+        tensor([0.9688, 0.9844])
     """
     if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
         raise ValueError(f"samples={samples!r} must be an integer >= 1")
@@ -83,8 +97,11 @@ def generation_curve(
         novel_valid fractions); feed it to `interp.measure_clocks(stats, steps)`.
 
     Example:
-        >>> steps, stats = generation_curve("runs/parity_N")
-        >>> stats.memorized[:, 0]                         # copies of training strings, model 0
+        >>> run = interp.load_run("checkpoints/dit_group2_d16")      # N = 16 and 64 strings
+        >>> steps, stats = generation_curve(run, samples=128, steps=[305, 956, 3000],
+        ...                                 device="cpu")
+        >>> stats.memorized[:, 0]                         # copies of training strings, N = 16
+        tensor([0.1797, 0.3125, 0.6562])
     """
     run = run if isinstance(run, Run) else load_run(run)
     if run.config.get("task", {}).get("kind") != "rules":

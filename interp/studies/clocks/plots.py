@@ -73,8 +73,15 @@ def clocks_figure(
         "<label>: tau_mem = <step>" (two points each, from y = 0 to 1) when given and rung.
 
     Example:
-        >>> steps, stats = interp.generation_curve("runs/parity_N")
-        >>> clocks_figure(steps, stats, interp.measure_clocks(stats, steps), model=0).show()
+        >>> from interp.studies.clocks import GenerationStats
+        >>> steps = [0, 100, 1000, 3000]                      # two models, four saved steps
+        >>> valid = torch.tensor([[0.0, 0.0], [0.5, 0.3], [0.95, 0.9], [0.97, 0.98]])
+        >>> memorized = torch.tensor([[0.0, 0.0], [0.05, 0.0], [0.2, 0.1], [0.7, 0.3]])
+        >>> stats = GenerationStats(valid, memorized, novel_valid=valid - memorized)
+        >>> fig = clocks_figure(steps, stats, interp.measure_clocks(stats, steps), model=0)
+        >>> [trace.name for trace in fig.data]
+        ['innovation window [1000, 3000]', 'model 0: valid', 'model 0: memorized',
+         'model 0: novel valid', 'model 0: tau_rule = 1000', 'model 0: tau_mem = 3000']
     """
     at = torch.as_tensor(steps).detach().cpu()
     curves = {name: getattr(stats, name).detach().cpu() for name in CLOCK_CURVES}
@@ -186,8 +193,16 @@ def basin_radii(
         2 X points) when there are two or more targets, then the reference lines if given.
 
     Example:
-        >>> steps, radii = interp.basin_curve("runs/parity_N")
-        >>> basin_radii(steps, radii["training"][:, 0], radii["novel"][:, 0]).show()
+        >>> steps = [97, 3000]                                 # radii [steps, targets]
+        >>> training = torch.tensor([[0.4, 0.3, 0.5], [0.7, 0.6, 0.8]])
+        >>> novel = torch.tensor([[0.35, 0.3, 0.4], [0.0, 0.0, 0.1]])
+        >>> fig = basin_radii(steps, training, novel, reference=(0.8, 0.0))
+        >>> [trace.name for trace in fig.data]
+        ['training strings', 'training strings +- std', 'novel valid strings',
+         'novel valid strings +- std', 'training strings, optimal denoiser',
+         'novel valid strings, optimal denoiser']
+        >>> [round(y, 3) for y in fig.data[2].y]      # mean radius of the novel strings per step
+        [0.35, 0.033]
     """
     at = torch.as_tensor(x).detach().cpu()
     groups = dict(zip(BASIN_GROUPS, (train_radius, novel_radius)))
@@ -270,8 +285,10 @@ def tau_against(
         A figure with one `go.Scatter` per clock, nan where it never rang.
 
     Example:
-        >>> c = interp.measure_clocks(stats, steps)
-        >>> tau_against(run.task.N, {"tau_mem": c.tau_mem, "tau_rule": c.tau_rule}, "N").show()
+        >>> tau_mem, tau_rule = torch.tensor([3000, -1]), torch.tensor([305, 305])  # [models]
+        >>> fig = tau_against([16, 64], {"tau_mem": tau_mem, "tau_rule": tau_rule}, "N")
+        >>> [(trace.name, trace.y) for trace in fig.data]     # -1: never rang, a gap
+        [('tau_mem', (3000.0, nan)), ('tau_rule', (305.0, 305.0))]
     """
     curves = {
         label: [float(v) if float(v) >= 0 else math.nan for v in values]

@@ -14,11 +14,11 @@ Example:
     >>> task = interp.modular_task(p=23, noise=0.2, seed=0)      # a small run, 20% noise
     >>> model = interp.MLP(interp.MLPConfig(p=23, width=64, seed=0))
     >>> config = interp.TrainConfig(steps=300, save_log=3)
-    >>> result = interp.train(model, task, config, out=tmp / "run", progress=False)
-    >>> page = write_report(tmp / "run", tmp / "report", png=False)
+    >>> run = interp.train(model, task, config, tmp / "run", device="cpu", progress=False).run
+    >>> page = write_report(run, tmp / "report", png=False)
     >>> page.name, sorted(f.name for f in page.parent.iterdir())
     ('report.html', ['plotly.min.js', 'report.html'])
-    >>> report = build_report(tmp / "run")                      # the figures, in memory
+    >>> report = build_report(run)                                 # the figures, in memory
     >>> {s.id: s.figure for s in report.sections}["circuit"].data[0].z.shape  # [groups, p]
     (11, 23)
 """
@@ -152,8 +152,8 @@ def build_report(
         >>> task = interp.modular_task(p=23, noise=0.2, seed=0)      # a small run, 20% noise
         >>> model = interp.MLP(interp.MLPConfig(p=23, width=64, seed=0))
         >>> config = interp.TrainConfig(steps=300, save_log=3)
-        >>> result = interp.train(model, task, config, out=tmp / "run", progress=False)
-        >>> report = build_report(tmp / "run", probe_steps=2)
+        >>> run = interp.train(model, task, config, tmp / "run", device="cpu", progress=False).run
+        >>> report = build_report(run, probe_steps=2, device="cpu")
         >>> {name: round(float(acc.test[0]), 3) for name, acc in report.table.items()}
         {'raw': 0.023, 'neuron': 0.796, 'key': 0.034, 'logits': 1.0, 'baseline': 1.0,
          'pooled baseline': 1.0}
@@ -218,8 +218,8 @@ def write_report(
         >>> task = interp.modular_task(p=23, noise=0.2, seed=0)      # a small run, 20% noise
         >>> model = interp.MLP(interp.MLPConfig(p=23, width=64, seed=0))
         >>> config = interp.TrainConfig(steps=300, save_log=3)
-        >>> result = interp.train(model, task, config, out=tmp / "run", progress=False)
-        >>> page = write_report(tmp / "run", tmp / "report", png=False)
+        >>> run = interp.train(model, task, config, tmp / "run", device="cpu", progress=False).run
+        >>> page = write_report(run, tmp / "report", png=False)
         >>> page.relative_to(tmp).as_posix(), page.stat().st_size > 100_000
         ('report/report.html', True)
     """
