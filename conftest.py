@@ -8,6 +8,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from threadpoolctl import threadpool_limits
+
+# Tiny tensors: one thread each for torch and for numpy/scikit-learn's BLAS (the probes), so a
+# 2-core CI machine is not oversubscribed.
+threadpool_limits(1)
 
 
 @pytest.fixture(autouse=True)

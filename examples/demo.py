@@ -19,7 +19,7 @@ import torch
 
 import interp
 from interp.figures import write_figures
-from interp.studies.label_noise import plots
+from interp.studies.label_noise import fourier_plots, plots
 
 DEFAULT_RUN = Path(__file__).resolve().parent.parent / "checkpoints" / "add_p97_noise080"
 NAMES = {
@@ -80,12 +80,14 @@ def main() -> None:
     steps, curve = interp.extraction_curve(run, methods=["neuron"])
     extracted_test = curve["neuron"].test[:, 0]
     figures = {
-        "spectrum_raw": plots.spectrum_heatmap(spectrum, title="Raw network: power per frequency"),
-        "spectrum_extracted": plots.spectrum_heatmap(
+        "spectrum_raw": fourier_plots.spectrum_heatmap(
+            spectrum, title="Raw network: power per frequency"
+        ),
+        "spectrum_extracted": fourier_plots.spectrum_heatmap(
             clean_spectrum, title="Extracted network: one frequency per neuron"
         ),
-        "dominant_share": plots.dominant_share(spectrum),
-        "ipr": plots.ipr_histogram(spectrum),
+        "dominant_share": fourier_plots.dominant_share(spectrum),
+        "ipr": fourier_plots.ipr_histogram(spectrum),
         "training": plots.training_curves(
             run.metrics, extracted=(torch.tensor(steps), extracted_test)
         ),

@@ -12,16 +12,18 @@ from interp.models.mlp import MLP, MLPConfig
 from interp.studies import label_noise
 from interp.studies.clocks.clocks import GenerationStats, measure_clocks
 from interp.studies.clocks.plots import basin_radii, clocks_figure, tau_against
+from interp.studies.label_noise.fourier_plots import (
+    dominant_share,
+    ipr_histogram,
+    neuron_phase_map,
+    spectrum_heatmap,
+)
 from interp.studies.label_noise.partition import PARTITION_METHODS, partition_neurons
 from interp.studies.label_noise.plots import (
-    dominant_share,
     extraction_bars,
-    ipr_histogram,
     logit_circuit,
-    neuron_phase_map,
     partition_scores,
     probe_r2,
-    spectrum_heatmap,
     training_curves,
 )
 from interp.tasks.modular import modular_task

@@ -15,14 +15,14 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
 
-from interp.core.ensemble import config_from_dict
+from interp.tasks.base import TaskConfig
 
 __all__ = [
     "OPS",
@@ -107,7 +107,7 @@ def _per_model(name: str, value: float | int | Sequence, models: int) -> tuple:
 
 
 @dataclass(frozen=True)
-class ModularConfig:
+class ModularConfig(TaskConfig):
     """Everything needed to regenerate a modular task; one entry per model in the tuples.
 
     Attributes:
@@ -125,18 +125,9 @@ class ModularConfig:
     noise: tuple[float, ...]
     seed: tuple[int, ...]
 
-    @property
-    def models(self) -> int:
-        return len(self.seed)
-
-    def to_dict(self) -> dict:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
-
     @classmethod
-    def from_dict(cls, d: Any) -> ModularConfig:
-        """Validate a stored config (unknown or missing keys, bad values: one-line ValueError)."""
-        config_from_dict(cls, d, "modular task config")
-        return _modular_config(**d)
+    def _validated(cls, **fields: Any) -> ModularConfig:
+        return _modular_config(**fields)
 
 
 def _modular_config(

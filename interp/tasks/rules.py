@@ -21,13 +21,13 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
 
-from interp.core.ensemble import config_from_dict
+from interp.tasks.base import TaskConfig
 from interp.tasks.bitrules import (
     RULES,
     Rule,
@@ -52,7 +52,7 @@ _FIRST_CHUNK, _MAX_CHUNK = 1024, 2**20
 
 
 @dataclass(frozen=True)
-class RuleConfig:
+class RuleConfig(TaskConfig):
     """Everything needed to regenerate a rule task; one entry per model in the tuples.
 
     Attributes:
@@ -70,18 +70,9 @@ class RuleConfig:
     group: int | None
     seed: tuple[int, ...]
 
-    @property
-    def models(self) -> int:
-        return len(self.seed)
-
-    def to_dict(self) -> dict:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
-
     @classmethod
-    def from_dict(cls, d: Any) -> RuleConfig:
-        """Validate a stored config (unknown or missing keys, bad values: one-line ValueError)."""
-        config_from_dict(cls, d, "rule task config")
-        return _rule_config(**d)
+    def _validated(cls, **fields: Any) -> RuleConfig:
+        return _rule_config(**fields)
 
 
 def _rule_config(

@@ -77,6 +77,7 @@ def add_arguments(command: str, parser: argparse.ArgumentParser) -> None:
         what = "figures" if command == "spectrum" else "report"
         parser.add_argument("--out", required=True, type=Path, help=f"folder for the {what}")
         parser.add_argument("--force", action="store_true", help="write into a non-empty --out")
+    parser.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda")
     if command == "report":
         parser.description = (
             "Write OUT/report.html (and OUT/plotly.min.js, and OUT/png/ with kaleido and "
@@ -84,7 +85,6 @@ def add_arguments(command: str, parser: argparse.ArgumentParser) -> None:
             "partitions and probes of one model at the run's last saved step."
         )
         parser.add_argument("--model", type=int, default=0, help="model of the ensemble")
-        parser.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda")
 
 
 def run(args: argparse.Namespace, command: str) -> None:
@@ -160,7 +160,7 @@ def _run_and_step(args: argparse.Namespace) -> tuple[Run, int]:
 
 def _evaluate(args: argparse.Namespace) -> None:
     run, step = _run_and_step(args)
-    acc = evaluate(run.model(step), run.task)
+    acc = evaluate(run.model(step, device=resolve_device(args.device)), run.task)
     if args.json:
         print_json({"run": str(run.path), "step": step, **acc.to_dict()})
     else:
@@ -174,7 +174,7 @@ def _extract(args: argparse.Namespace) -> None:
     run, step = _run_and_step(args)
     if args.out is not None:
         check_new_folder(args.out)
-    model = _trained_mlp(run, step)
+    model = _trained_mlp(run, step, args.device)
     extracted = extract(model, args.method, op=run.task.config.op)
     results = {"raw": evaluate(model, run.task), args.method: evaluate(extracted, run.task)}
     if args.method == "logits":
@@ -200,12 +200,16 @@ def _extract(args: argparse.Namespace) -> None:
 def _spectrum(args: argparse.Namespace) -> None:
     from interp.figures import write_figures
     from interp.fourier import extract_frequencies
-    from interp.studies.label_noise.plots import dominant_share, ipr_histogram, spectrum_heatmap
+    from interp.studies.label_noise.fourier_plots import (
+        dominant_share,
+        ipr_histogram,
+        spectrum_heatmap,
+    )
 
     run, step = _run_and_step(args)
     if not args.force:
         check_new_folder(args.out, "pass --force to write into it")
-    model = _trained_mlp(run, step)
+    model = _trained_mlp(run, step, args.device)
     spectrum = extract_frequencies(model, op=run.task.config.op)
     figures = {}
     for m in range(model.cfg.models):
@@ -237,11 +241,12 @@ def _no_repeats(args: argparse.Namespace, names: Sequence[str]) -> None:
             raise ValueError(f"{flag} {' '.join(map(str, values))} repeats a value")
 
 
-def _trained_mlp(run: Run, step: int | None) -> MLP:
-    """The run's `MLP`; an extracted run (restricted logits) has no weights to analyse."""
+def _trained_mlp(run: Run, step: int | None, device: str) -> MLP:
+    """The run's `MLP` on `device`; an extracted run (restricted logits) has no weights to
+    analyse."""
     if run.kind != "mlp":
         raise ValueError(f"{run.path} holds a {run.kind!r} model; this command needs an MLP run")
-    return run.model(step)
+    return run.model(step, device=resolve_device(device))
 
 
 def _table(results: dict[str, Accuracies]) -> str:

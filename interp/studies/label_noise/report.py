@@ -10,17 +10,8 @@ view (spectra, phases, dominant share, IPR), the logit circuit of all neurons an
 periodic ones, the partitions (ablations scored on the run's own training loss) and their
 kept-fraction curves, and linear probes of the hidden activations at a few saved steps.
 
-Example:
-    >>> task = interp.modular_task(p=23, noise=0.2, seed=0)      # a small run, 20% noise
-    >>> model = interp.MLP(interp.MLPConfig(p=23, width=64, seed=0))
-    >>> config = interp.TrainConfig(steps=300, save_log=3)
-    >>> run = interp.train(model, task, config, tmp / "run", device="cpu", progress=False).run
-    >>> page = write_report(run, tmp / "report", png=False)
-    >>> page.name, sorted(f.name for f in page.parent.iterdir())
-    ('report.html', ['plotly.min.js', 'report.html'])
-    >>> report = build_report(run)                                 # the figures, in memory
-    >>> {s.id: s.figure for s in report.sections}["circuit"].data[0].z.shape  # [groups, p]
-    (11, 23)
+`build_report` analyses a run into figures in memory; `write_report` writes the page (both
+have runnable examples).
 """
 
 from __future__ import annotations
@@ -46,7 +37,7 @@ from interp.core.runs import Run, load_run
 from interp.figures import lines
 from interp.fourier import Spectrum, extract_frequencies, group_labels
 from interp.models.mlp import MLP
-from interp.studies.label_noise import plots
+from interp.studies.label_noise import fourier_plots, plots
 from interp.studies.label_noise.circuit import logit_circuit
 from interp.studies.label_noise.extraction import compare_extraction, extraction_curve
 from interp.studies.label_noise.partition import (
@@ -149,10 +140,10 @@ def build_report(
         kept_fraction, frequency_probe, rule_probe).
 
     Example:
-        >>> task = interp.modular_task(p=23, noise=0.2, seed=0)      # a small run, 20% noise
-        >>> model = interp.MLP(interp.MLPConfig(p=23, width=64, seed=0))
-        >>> config = interp.TrainConfig(steps=300, save_log=3)
-        >>> run = interp.train(model, task, config, tmp / "run", device="cpu", progress=False).run
+        >>> mlp = interp.MLP(interp.MLPConfig(p=23, width=64, seed=0))      # a small run
+        >>> noisy = interp.modular_task(p=23, noise=0.2, seed=0)
+        >>> run = interp.train(mlp, noisy, interp.TrainConfig(steps=300, save_log=3),
+        ...                    tmp / "run", device="cpu", progress=False).run
         >>> report = build_report(run, probe_steps=2, device="cpu")
         >>> {name: round(float(acc.test[0]), 3) for name, acc in report.table.items()}
         {'raw': 0.023, 'neuron': 0.796, 'key': 0.034, 'logits': 1.0, 'baseline': 1.0,
@@ -290,7 +281,7 @@ def _training_sections(
 
 
 def _fourier_sections(net: MLP, task: ModularTask, spectrum: Spectrum, at: str) -> list[Section]:
-    ipr = plots.ipr_histogram(spectrum)
+    ipr = fourier_plots.ipr_histogram(spectrum)
     ipr.update_layout(title=f"Inverse participation ratio per neuron, {at}", showlegend=False)
     keys = spectrum.key_frequencies(0)
     periodic = partition_neurons(net, task, "ipr").general  # [1, neurons]
@@ -302,21 +293,23 @@ def _fourier_sections(net: MLP, task: ModularTask, spectrum: Spectrum, at: str) 
             "Each neuron's Fourier power over the frequencies of U, V and W together, as shares "
             "of its total, sorted by dominant frequency. Key frequencies "
             f"({len(keys)} of {spectrum.power.shape[-1]}): {_list(keys)}.",
-            plots.spectrum_heatmap(spectrum, 0, title=f"Neuron spectra, {at}"),
+            fourier_plots.spectrum_heatmap(spectrum, 0, title=f"Neuron spectra, {at}"),
         ),
         Section(
             "phases",
             "Frequencies and phases",
             "Every neuron at its dominant frequency and its phase there in U, V and W; larger, "
             "brighter markers put more of their power on that one frequency.",
-            plots.neuron_phase_map(spectrum, 0, title=f"Neuron frequencies and phases, {at}"),
+            fourier_plots.neuron_phase_map(
+                spectrum, 0, title=f"Neuron frequencies and phases, {at}"
+            ),
         ),
         Section(
             "dominant_share",
             "Dominant frequencies",
             "How much of the network each frequency dominates (each neuron votes with the power "
             "on its dominant frequency); red: the key frequencies.",
-            plots.dominant_share(spectrum, 0, title=f"Share of dominant power, {at}"),
+            fourier_plots.dominant_share(spectrum, 0, title=f"Share of dominant power, {at}"),
         ),
         Section(
             "ipr",
