@@ -110,14 +110,8 @@ def frontier_experiments() -> list[Experiment]:
 
 
 def train_or_reuse(exp: Experiment, root: Path, steps: int) -> Run:
-    """Train `exp` into root/name, or reuse (resume) what is already there."""
+    """Train `exp` into root/name, or reuse (or resume) the same run already there."""
     path = root / exp.name
-    if (path / "config.json").exists():
-        run = interp.load_run(path)
-        if run.steps and run.steps[-1] == steps:
-            return run
-        interp.resume(path)
-        return interp.load_run(path)
     shared = {**BASE_MODEL, **BASE_TASK, **BASE_TRAIN, **exp.shared}
     per_model = {k: [m.get(k, shared[k]) for m in exp.models] for k in PER_MODEL}
     task = interp.modular_task(
@@ -149,8 +143,10 @@ def train_or_reuse(exp: Experiment, root: Path, steps: int) -> Run:
         save_log=12,
         save_every=steps // 4,
     )
-    print(f"train {exp.name}: {len(exp.models)} models, {shared}")
-    interp.train(model, task, config, out=path, command="examples/noise80_search.py")
+    if not (path / "config.json").exists():
+        print(f"train {exp.name}: {len(exp.models)} models, {shared}")
+    command = "examples/noise80_search.py"
+    interp.train(model, task, config, out=path, command=command, reuse=True)
     return interp.load_run(path)
 
 

@@ -13,8 +13,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from noise80_search import Experiment, train_or_reuse
-
 import interp
 from interp.core.runs import Run
 
@@ -23,11 +21,22 @@ STEPS = 1000
 
 
 def noise_levels_run(root: str | Path = "runs") -> Run:
-    """The four-noise-level run under `root`, trained first if it is not there (resumed if cut).
-
-    The headline search's base recipe (examples/noise80_search.py) with one model per noise."""
-    models = [{"noise": noise, "seed": 0} for noise in NOISES]
-    return train_or_reuse(Experiment("noise_levels", "noise", {}, models), Path(root), STEPS)
+    """The four-noise-level run under `root`, trained first if it is not there (resumed if cut):
+    the headline recipe (examples/noise80_search.py's base) with one model per noise, seed 0."""
+    models = len(NOISES)
+    task = interp.modular_task(p=97, op="add", train_fraction=0.5, noise=NOISES, seed=[0] * models)
+    model = interp.MLP(interp.MLPConfig(p=97, width=500, models=models, seed=[0] * models))
+    config = interp.TrainConfig(
+        steps=STEPS,
+        lr=[1e-2] * models,
+        weight_decay=[0.0] * models,
+        log_every=10,
+        save_log=12,
+        save_every=STEPS // 4,
+    )
+    path = Path(root) / "noise_levels"
+    interp.train(model, task, config, out=path, command="examples/noise_levels.py", reuse=True)
+    return interp.load_run(path)
 
 
 def main() -> None:

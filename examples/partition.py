@@ -18,6 +18,7 @@ import argparse
 from pathlib import Path
 
 import interp
+from interp.core.runs import Run
 from interp.figures import lines, write_figures
 from interp.models.mlp import MLP
 from interp.studies import label_noise
@@ -27,13 +28,21 @@ from interp.tasks.modular import ModularTask
 SHIPPED = Path("checkpoints/add_p97_noise080")
 
 
+def noise_levels_run(runs: Path) -> Run:
+    """runs/noise_levels, the four-noise-level run that examples/noise_levels.py trains."""
+    path = runs / "noise_levels"
+    if not (path / "config.json").exists():
+        raise SystemExit(
+            f"no {path}: train it first, python examples/noise_levels.py --runs {runs}"
+        )
+    return interp.load_run(path)
+
+
 def networks(runs: Path) -> list[tuple[str, MLP, ModularTask]]:
     """(label, one-model MLP, its task) for noise 0.2, 0.4, 0.6 and the shipped run at 0.8.
 
     The 0.8 model of runs/noise_levels has the shipped run's recipe and seeds (and, trained in a
     batch of four, the same accuracies), so the shipped run stands in for it."""
-    from noise_levels import noise_levels_run
-
     run = noise_levels_run(runs)
     model, task = run.model(), run.task
     levels = [m for m in range(task.models) if task.config.noise[m] < 0.8]

@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-from noise_levels import NOISES, noise_levels_run
 
 import interp
 import probes
@@ -30,6 +29,16 @@ from interp.core.runs import Run
 from interp.figures import lines, write_figures
 
 DEFAULT_RUN = Path(__file__).resolve().parent.parent / "checkpoints" / "add_p97_noise080"
+
+
+def noise_levels_run(runs: Path) -> Run:
+    """runs/noise_levels, the four-noise-level run that examples/noise_levels.py trains."""
+    path = runs / "noise_levels"
+    if not (path / "config.json").exists():
+        raise SystemExit(
+            f"no {path}: train it first, python examples/noise_levels.py --runs {runs}"
+        )
+    return interp.load_run(path)
 
 
 def table(header: list[str], rows: list[list[str]]) -> str:
@@ -79,7 +88,8 @@ def across_noise(run: Run, out: dict) -> None:
     accuracy = {"network test": [], "rule probe (hook_post)": []}
     auc = {"activations": [], "gradient magnitudes": [], "both": []}
     r2 = {}
-    for m, noise in enumerate(NOISES):
+    noises = run.task.config.noise
+    for m, noise in enumerate(noises):
         train, noisy = task.train[m].numpy(), task.noisy[m].numpy()
         rule = probes.rule_probe(acts[m], s, train)
         frequency = probes.frequency_probe(acts[m], s, task.p, train)
@@ -104,9 +114,9 @@ def across_noise(run: Run, out: dict) -> None:
     print(table(header + ["top frequency R^2 (f: R^2)"], acc_rows))
     print("\nnoisy-label probe, cross-validated ROC AUC over the training examples\n")
     print(table(["noise", *auc], auc_rows))
-    out["noise_accuracy"] = lines(NOISES, accuracy, "label noise", "test accuracy")
+    out["noise_accuracy"] = lines(noises, accuracy, "label noise", "test accuracy")
     out["noise_auc"] = lines(
-        NOISES,
+        noises,
         auc,
         "label noise",
         "ROC AUC, noisy vs clean",

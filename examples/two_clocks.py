@@ -58,22 +58,16 @@ def train(name: str, model, task, loss: str, root: Path, steps: int) -> Run:
     """Train `model` (a fresh DiT or GPT ensemble) into root/name, or reuse a finished run
     there, or resume a cut one."""
     path = root / name
-    if (path / "config.json").exists():
-        run = interp.load_run(path)
-        if run.config["train"]["steps"] != steps:
-            raise SystemExit(
-                f"{path} was trained for {run.config['train']['steps']} steps, not "
-                f"{steps}: pick another --runs folder"
-            )
-        if run.steps and run.steps[-1] == steps:
-            return run
-        interp.resume(path)
-        return interp.load_run(path)
     config = interp.TrainConfig(
         steps=steps, lr=3e-3, loss=loss, batch_size=128, log_every=50, save_log=25
     )
-    print(f"train {name}", flush=True)
-    interp.train(model, task, config, out=path, command="examples/two_clocks.py")
+    if not (path / "config.json").exists():
+        print(f"train {name}", flush=True)
+    command = "examples/two_clocks.py"
+    try:
+        interp.train(model, task, config, out=path, command=command, reuse=True)
+    except ValueError as e:
+        raise SystemExit(f"{e}: pick another --runs folder") from None
     return interp.load_run(path)
 
 

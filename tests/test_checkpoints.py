@@ -38,10 +38,10 @@ def fresh_model() -> MLP:
     return MLP(MLPConfig(p=P, width=WIDTH, models=MODELS, seed=(1, 2)))
 
 
-def fit(config: TrainConfig, out: Path | None = None, model: MLP | None = None):
+def fit(config: TrainConfig, out: Path | None = None, model: MLP | None = None, reuse=False):
     task = modular_task(**TASK)
     model = fresh_model() if model is None else model
-    return train(model, task, config, out=out, device="cpu", progress=False)
+    return train(model, task, config, out=out, device="cpu", progress=False, reuse=reuse)
 
 
 def assert_same_metrics(a: dict, b: dict) -> None:
@@ -522,3 +522,20 @@ def test_save_model_refuses_other_modules(tmp_path):
     with pytest.raises(TypeError, match="Linear"):
         save_model(torch.nn.Linear(2, 2), tmp_path / "m")
     assert not (tmp_path / "m").exists()
+
+
+def test_reuse_loads_a_finished_run_resumes_a_cut_one_and_refuses_another(saved, copy, tmp_path):
+    path, config, result = saved
+    again = fit(config, out=path, reuse=True)  # finished: nothing trains, nothing is written
+    assert_same_weights(again.model, result.model)
+    assert_same_metrics(again.metrics, result.metrics)
+    for f in copy.iterdir():  # cut before its first checkpoint
+        if f.name != "config.json":
+            f.unlink()
+    resumed = fit(config, out=copy, reuse=True)
+    assert_same_weights(resumed.model, result.model)
+    other = TrainConfig(**{**config.to_dict(), "lr": (0.5, 0.5)})
+    with pytest.raises(ValueError, match="train config differs"):
+        fit(other, out=path, reuse=True)
+    with pytest.raises(FileExistsError):
+        fit(config, out=path)  # without reuse a full folder is still refused

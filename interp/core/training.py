@@ -263,6 +263,7 @@ def train(
     device: str | torch.device = "auto",
     progress: bool = True,
     command: str | None = None,
+    reuse: bool = False,
 ) -> TrainResult:
     """Train every model of an ensemble on its own part of `task`, batched, in place.
 
@@ -276,22 +277,29 @@ def train(
         device: "auto" (CUDA when present), "cpu", "cuda", ...
         progress: show a progress bar.
         command: the command line that made the run, stored in its config.
+        reuse: when `out` already holds a run of this very model, task and config, take it
+            instead of refusing the folder: a finished run is loaded (the returned model is
+            its last step), an interrupted one resumed. Long sweeps call this again after a
+            kill and lose nothing.
 
     Returns:
         `TrainResult` with the trained model, the metrics and the run folder.
 
     Raises:
-        ValueError: model, task and config do not fit (before any folder is created).
+        ValueError: model, task and config do not fit (before any folder is created), or
+            `reuse` finds a different run in `out`.
         NonFiniteError: a loss or weight became NaN or inf (the last good checkpoint is kept).
     """
     device = resolve_device(device)
     # Everything that can fail is checked before a run folder is created.
     objective = objective_for(model, task, config, device)
     config.per_model("lr", task.models), config.per_model("weight_decay", task.models)
+    entry = {"task": task_entry(task), "model": model_entry(model), "train": config.to_dict()}
+    if out is not None and reuse and (Path(out) / "config.json").exists():
+        return _reuse(Path(out), entry, device, progress)
     run = None
     if out is not None:
-        entry = {"command": command, "task": task_entry(task), "model": model_entry(model)}
-        run = new_run(out, entry | {"train": config.to_dict()})
+        run = new_run(out, {"command": command, **entry})
     try:
         return _loop(model, objective, task, config, run, device, progress, start=0)
     except BaseException:
@@ -344,6 +352,22 @@ def resume(
     return _loop(
         model, objective, run.task, config, run.path, device, progress, start, optim_state, metrics
     )
+
+
+def _reuse(path: Path, entry: dict, device: torch.device, progress: bool) -> TrainResult:
+    """The run in `path` when it was made from `entry` (task, model, train): loaded when it
+    finished, resumed when it was cut."""
+    run = load_run(path)
+    for part, wanted in entry.items():
+        if run.config.get(part) != wanted:
+            raise ValueError(
+                f"{path} holds another run: its {part} config differs from the one asked for "
+                "(choose another folder)"
+            )
+    steps = entry["train"]["steps"]
+    if run.steps and run.steps[-1] == steps and (path / STATE).exists():
+        return TrainResult(run.model(device=device), run.metrics, path)
+    return resume(run, device=device, progress=progress)
 
 
 def _fresh(run: Run) -> nn.Module:
