@@ -2,8 +2,8 @@
 
     python examples/partition.py [--runs runs] [--out figures/partition]
 
-For the four-noise-level run (examples/noise_levels.py: p 97, noise 0.2/0.4/0.6/0.8, trained
-first if missing) and the shipped 80%-noise run (checkpoints/add_p97_noise080), splits every
+For the four-noise-level run (runs/noise_levels: p 97, noise 0.2/0.4/0.6/0.8; train it first
+with `python examples/noise_levels.py`) and the shipped 80%-noise run (checkpoints/add_p97_noise080), splits every
 network into a generalization and a memorization subnetwork with each method of
 `interp.partition_neurons` (task-agnostic "heldout", labels-known "labels", Fourier-aware "ipr"),
 evaluates both sides, and compares with per-neuron frequency extraction. Then asks how spread
@@ -18,7 +18,6 @@ import argparse
 from pathlib import Path
 
 import interp
-from interp.core.runs import Run
 from interp.figures import lines, write_figures
 from interp.models.mlp import MLP
 from interp.studies import label_noise
@@ -28,22 +27,12 @@ from interp.tasks.modular import ModularTask
 SHIPPED = Path("checkpoints/add_p97_noise080")
 
 
-def noise_levels_run(runs: Path) -> Run:
-    """runs/noise_levels, the four-noise-level run that examples/noise_levels.py trains."""
-    path = runs / "noise_levels"
-    if not (path / "config.json").exists():
-        raise SystemExit(
-            f"no {path}: train it first, python examples/noise_levels.py --runs {runs}"
-        )
-    return interp.load_run(path)
-
-
 def networks(runs: Path) -> list[tuple[str, MLP, ModularTask]]:
     """(label, one-model MLP, its task) for noise 0.2, 0.4, 0.6 and the shipped run at 0.8.
 
     The 0.8 model of runs/noise_levels has the shipped run's recipe and seeds (and, trained in a
     batch of four, the same accuracies), so the shipped run stands in for it."""
-    run = noise_levels_run(runs)
+    run = interp.load_run(runs / "noise_levels")  # examples/noise_levels.py trains it
     model, task = run.model(), run.task
     levels = [m for m in range(task.models) if task.config.noise[m] < 0.8]
     out = [(f"{task.config.noise[m]:.1f}", model.select(m), task.select(m)) for m in levels]

@@ -8,8 +8,8 @@ Part 1, over every saved step of the 80%-noise run: the network's own test accur
 accuracy of a linear probe of the clean result on `hook_post` (`probes.rule_probe`), the best
 held-out R^2 of a Fourier feature of it (`probes.frequency_probe`), and the test accuracy of
 per-neuron extraction from the weights (`interp.extract`).
-Part 2, across label noise 0.2 / 0.4 / 0.6 / 0.8 (the run of examples/noise_levels.py, trained
-first if missing): the same rule probe, the noisy-label probe's cross-validated AUC on
+Part 2, across label noise 0.2 / 0.4 / 0.6 / 0.8 (runs/noise_levels: train it first
+with `python examples/noise_levels.py`): the same rule probe, the noisy-label probe's cross-validated AUC on
 activations, gradient magnitudes and both, and the most readable frequencies.
 Prints markdown tables and writes plotly figures. About two minutes on 2 CPU cores.
 """
@@ -29,16 +29,6 @@ from interp.core.runs import Run
 from interp.figures import lines, write_figures
 
 DEFAULT_RUN = Path(__file__).resolve().parent.parent / "checkpoints" / "add_p97_noise080"
-
-
-def noise_levels_run(runs: Path) -> Run:
-    """runs/noise_levels, the four-noise-level run that examples/noise_levels.py trains."""
-    path = runs / "noise_levels"
-    if not (path / "config.json").exists():
-        raise SystemExit(
-            f"no {path}: train it first, python examples/noise_levels.py --runs {runs}"
-        )
-    return interp.load_run(path)
 
 
 def table(header: list[str], rows: list[list[str]]) -> str:
@@ -146,7 +136,7 @@ def main() -> None:
     print(f"\n({time.perf_counter() - start:.0f} s)\n")
 
     start = time.perf_counter()
-    run = noise_levels_run(args.runs)
+    run = interp.load_run(args.runs / "noise_levels")  # examples/noise_levels.py
     print(f"## {run.path.name}, step {run.steps[-1]}: probes across label noise\n")
     across_noise(run, figures)
     print(f"\n({time.perf_counter() - start:.0f} s)")
