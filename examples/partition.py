@@ -3,13 +3,13 @@
     python examples/partition.py [--runs runs] [--out figures/partition]
 
 For the four-noise-level run (runs/noise_levels: p 97, noise 0.2/0.4/0.6/0.8; train it first
-with `python examples/noise_levels.py`) and the shipped 80%-noise run (checkpoints/add_p97_noise080), splits every
-network into a generalization and a memorization subnetwork with each method of
-`interp.partition_neurons` (task-agnostic "heldout", labels-known "labels", Fourier-aware "ipr"),
-evaluates both sides, and compares with per-neuron frequency extraction. Then asks how spread
-the rule is: test accuracy as the kept fraction of neurons (ranked by each method's score)
-grows, for the raw network and for the extracted one. Prints markdown tables and writes plotly
-figures (kept_fraction_<method>.html).
+with `python examples/noise_levels.py`) and the shipped 80%-noise run
+(checkpoints/add_p97_noise080), splits every network into a generalization and a memorization
+subnetwork with each method of `interp.partition_neurons` (task-agnostic "heldout", labels-known
+"labels", Fourier-aware "ipr"), evaluates both sides, and compares with per-neuron frequency
+extraction. Then asks how spread the rule is: test accuracy as the kept fraction of neurons
+(ranked by each method's score) grows, for the raw network and for the extracted one. Prints
+markdown tables and writes plotly figures (kept_fraction_<method>.html).
 """
 
 from __future__ import annotations

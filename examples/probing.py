@@ -8,9 +8,9 @@ Part 1, over every saved step of the 80%-noise run: the network's own test accur
 accuracy of a linear probe of the clean result on `hook_post` (`probes.rule_probe`), the best
 held-out R^2 of a Fourier feature of it (`probes.frequency_probe`), and the test accuracy of
 per-neuron extraction from the weights (`interp.extract`).
-Part 2, across label noise 0.2 / 0.4 / 0.6 / 0.8 (runs/noise_levels: train it first
-with `python examples/noise_levels.py`): the same rule probe, the noisy-label probe's cross-validated AUC on
-activations, gradient magnitudes and both, and the most readable frequencies.
+Part 2, across label noise 0.2 / 0.4 / 0.6 / 0.8 (runs/noise_levels: train it first with
+`python examples/noise_levels.py`): the same rule probe, the noisy-label probe's cross-validated
+AUC on activations, gradient magnitudes and both, and the most readable frequencies.
 Prints markdown tables and writes plotly figures. About two minutes on 2 CPU cores.
 """
 
