@@ -12,6 +12,7 @@ from interp.tasks.modular import (
     is_prime,
     modular_task,
 )
+from interp.tasks.rules import rule_task
 
 
 def _divide(a: int, b: int, p: int) -> int:
@@ -254,3 +255,15 @@ def test_group_order_turns_multiplication_into_addition(p):
 def test_group_order_needs_a_prime():
     with pytest.raises(ValueError, match="prime p; got p=15"):
         group_order(15, "multiply")
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: modular_task(p=7, seed="12"),
+        lambda: rule_task("parity", d=6, N=4, seed="12"),
+    ],
+)
+def test_a_string_seed_is_one_bad_value_not_two_models(make):
+    with pytest.raises(ValueError, match="seed='12' must be an integer"):
+        make()

@@ -98,7 +98,8 @@ def _values(name: str, value: Any, kind: type) -> tuple:
 
 
 def _per_model(name: str, value: float | int | Sequence, models: int) -> tuple:
-    values = tuple(value) if isinstance(value, Sequence) else (value,)
+    many = isinstance(value, Sequence) and not isinstance(value, str)  # "12" is one value
+    values = tuple(value) if many else (value,)
     if len(values) == 1:
         values = values * models
     if len(values) != models:

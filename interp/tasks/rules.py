@@ -88,7 +88,7 @@ def _rule_config(
     """
     d = _default_d(rule, d)
     spec = _rule(rule, d, group)
-    sizes = [len(v) for v in (N, seed) if isinstance(v, Sequence)]
+    sizes = [len(v) for v in (N, seed) if isinstance(v, Sequence) and not isinstance(v, str)]
     if 0 in sizes:
         raise ValueError("N and seed sequences must not be empty")
     models = max(sizes, default=1)
