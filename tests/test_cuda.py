@@ -97,8 +97,11 @@ def test_dit_trains_samples_and_measures_basins_on_the_gpu(tmp_path):
     ).model.weights()
     for name, value in cpu.items():
         torch.testing.assert_close(result.model.weights()[name].cpu(), value, atol=1e-4, rtol=1e-3)
-    bits = interp.generate(result.model, 16, torch.Generator("cuda").manual_seed(0))
+    bits = interp.generate(result.model, 16, torch.Generator().manual_seed(0))  # CPU generator
     assert bits.device.type == "cuda" and bits.shape == (2, 16, 8)
+    on_cpu = interp.generate(result.model.to("cpu"), 16, torch.Generator().manual_seed(0))
+    assert (bits.cpu() == on_cpu).float().mean() > 0.95  # the same starts on both devices
+    result.model.to("cuda")
     steps, stats = interp.generation_curve(tmp_path / "dit", samples=16, device="cuda")
     assert stats.valid.shape == (len(steps), 2)
     steps, radii = interp.basin_curve(tmp_path / "dit", repeats=2, steps=steps[-1:], device="cuda")
@@ -114,7 +117,7 @@ def test_gpt_ensemble_trains_and_samples_on_the_gpu(tmp_path):
     result = interp.train(
         interp.GPT(cfg), task, train, out=tmp_path / "gpt", device="cuda", progress=False
     )
-    bits = interp.generate(result.model, 8, torch.Generator("cuda").manual_seed(0))
+    bits = interp.generate(result.model, 8, torch.Generator().manual_seed(0))
     assert bits.device.type == "cuda" and bits.shape == (2, 8, 6)
     steps, stats = interp.generation_curve(tmp_path / "gpt", samples=8, device="cuda")
     assert stats.memorized.shape == (len(steps), 2)

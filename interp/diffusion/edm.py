@@ -199,6 +199,18 @@ def sigma_schedule(
     return torch.cat([levels, torch.zeros_like(levels[:1])])
 
 
+def _randn(
+    shape: tuple[int, ...] | torch.Size,
+    generator: torch.Generator | None,
+    device: torch.device | str | None,
+    dtype: torch.dtype | None = None,
+) -> Tensor:
+    """Standard normal noise drawn on the generator's device (or `device` without one), then
+    moved to `device`: a CPU generator serves a CUDA model, and a seed means the same noise."""
+    drawn_on = generator.device if generator is not None else device
+    return torch.randn(shape, generator=generator, device=drawn_on, dtype=dtype).to(device)
+
+
 def _as_float(value: Tensor | float) -> Tensor:
     """A float tensor (numbers and integer tensors in the default float dtype)."""
     value = torch.as_tensor(value)
@@ -296,7 +308,8 @@ def stochastic_sample(
         churn: total amount of added noise (S_churn).
         noise: scale of the added noise (S_noise; slightly above 1 offsets the denoiser's
             tendency to remove a little too much).
-        generator: source of the added noise, on x's device; same seed, same samples.
+        generator: source of the added noise (on any device: drawn there, then moved to x's);
+            same seed, same samples.
         churn_min, churn_max: the range of levels where noise is added (S_tmin, S_tmax).
 
     Returns:
@@ -320,7 +333,7 @@ def stochastic_sample(
         t, t_next = sigmas[i], sigmas[i + 1]
         gamma = torch.where((t >= churn_min) & (t <= churn_max), gamma_max, 0.0).to(t.dtype)
         t_hat = t * (1 + gamma)
-        eps = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        eps = _randn(x.shape, generator, x.device, x.dtype)
         x_hat = x + _col((t_hat**2 - t**2).sqrt()) * noise * eps
         d_cur = _slope(x_hat, denoiser(x_hat, t_hat), t_hat)
         x_next = x_hat + _col(t_next - t_hat) * d_cur
@@ -352,7 +365,9 @@ def sample(
         stochastic: use `stochastic_sample` (default settings) instead of `heun_sample`.
         sigma_min, sigma_max, rho: the schedule (`sigma_schedule`).
         device: where to sample (default: the denoiser's device when it has one, else the
-            generator's, else the CPU); `generator` must live there.
+            generator's, else the CPU). The generator may live elsewhere (a CPU generator for a
+            CUDA model): the noise is drawn on the generator's device and moved, so one seed
+            gives the same starts on every device.
 
     Returns:
         `shape` float: the samples, signals near {-0.5, +0.5}; `x > 0` gives the bits.
@@ -372,7 +387,7 @@ def sample(
     if device is None and generator is not None:
         device = generator.device
     sigmas = sigma_schedule(steps, sigma_min, sigma_max, rho, device=device)
-    x = sigma_max * torch.randn(shape, generator=generator, device=device)
+    x = sigma_max * _randn(shape, generator, device)
     if stochastic:
         return stochastic_sample(denoiser, x, sigmas, generator=generator)
     return heun_sample(denoiser, x, sigmas)

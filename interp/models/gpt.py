@@ -229,17 +229,19 @@ class GPT(Ensemble):
         """n strings per model, sampled autoregressively: `[models, n, d]` uint8 bits on the
         model's device.
 
-        Bit t of string i is 1 when u_t < p_t(1), with uniforms `u [n, d]` drawn up front on the
-        model's device from `generator` (the same u for every model), so a seeded generator
-        gives the same strings from the same weights. `temperature` divides the logits. Each
-        step reruns the whole prefix (no KV cache): d forward passes of length <= d.
+        Bit t of string i is 1 when u_t < p_t(1), with uniforms `u [n, d]` drawn up front from
+        `generator` on its own device (a CPU generator serves a CUDA model) and moved to the
+        model's (the same u for every model), so a seeded generator gives the same strings from
+        the same weights. `temperature` divides the logits. Each step reruns the whole prefix
+        (no KV cache): d forward passes of length <= d.
         """
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"n={n!r} must be an integer >= 1")
         if not (temperature > 0 and math.isfinite(temperature)):
             raise ValueError(f"temperature={temperature} must be positive and finite")
         d, device = self.cfg.d, self.device
-        u = torch.rand(n, d, generator=generator, device=device)
+        drawn_on = generator.device if generator is not None else device
+        u = torch.rand(n, d, generator=generator, device=drawn_on).to(device)
         tokens = torch.full((len(self.bridges), n, 1), BOS, dtype=torch.long, device=device)
         for t in range(d):
             p_one = torch.softmax(self(tokens)[:, :, -1] / temperature, -1)[..., 1]

@@ -53,8 +53,9 @@ def generate(
     bits, on the model's device.
 
     A `DiT` samples with the deterministic Heun sampler from Gaussian noise (`steps` steps) and
-    rounds; a `GPT` samples bit by bit. Randomness is drawn on the model's device from
-    `generator` (which must live there too).
+    rounds; a `GPT` samples bit by bit. Randomness comes from `generator`, drawn on its own
+    device and moved to the model's: a CPU generator serves a CUDA model, and one seed gives
+    the same starting noise on every device.
 
     Example:
         >>> run = interp.load_run("checkpoints/dit_group2_d16")      # the last step, 3000
@@ -116,7 +117,7 @@ def generation_curve(
     task = run.task.to(device)
     rows = []
     for step in tqdm(steps, desc="generate", unit="ckpt", leave=False):
-        gen = torch.Generator(device).manual_seed(seed)
+        gen = torch.Generator().manual_seed(seed)  # the same noise on every device
         bits = generate(run.model(step, device=device), samples, gen, sampler_steps)
         rows.append(generation_stats(bits, task.valid, task.data, task.mask))
     return steps, GenerationStats.stack(rows)
