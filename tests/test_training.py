@@ -356,3 +356,9 @@ def test_cpu_chunking_of_the_ensemble_gives_the_same_training(monkeypatch):
         torch.testing.assert_close(
             chunked.metrics[name], value, atol=1e-5, rtol=1e-4, equal_nan=True
         )
+
+
+@pytest.mark.parametrize("lr", ["12", [1e-2, "x"], True])
+def test_a_learning_rate_that_is_not_a_number_is_refused(lr):
+    with pytest.raises(ValueError, match="must be a number or one number per model"):
+        TrainConfig(lr=lr)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
+from numbers import Real
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ from tqdm.auto import tqdm
 
 from interp.core.device import resolve_device
 from interp.core.ensemble import config_from_dict
-from interp.core.objectives import Objective, objective_for
+from interp.core.objectives import LOSSES, Objective, objective_for
 from interp.core.runs import (
     STATE,
     CheckpointError,
@@ -61,7 +62,12 @@ class NonFiniteError(ValueError):
 
 
 def _floats(name: str, value: float | Sequence[float]) -> tuple[float, ...]:
-    values = tuple(float(v) for v in value) if isinstance(value, Sequence) else (float(value),)
+    """One number or one per model, each finite and >= 0 (a string is refused, not split)."""
+    many = isinstance(value, Sequence) and not isinstance(value, str)
+    values = tuple(value) if many else (value,)
+    if any(isinstance(v, bool) or not isinstance(v, Real) for v in values):
+        raise ValueError(f"{name}={value!r} must be a number or one number per model")
+    values = tuple(float(v) for v in values)
     if not values or any(v < 0 or not math.isfinite(v) for v in values):
         raise ValueError(f"{name}={list(values)} must be finite and >= 0")
     return values
@@ -107,8 +113,8 @@ class TrainConfig:
         object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer {self.optimizer!r} is not one of {', '.join(OPTIMIZERS)}")
-        if self.loss not in ("mse", "ce", "edm"):
-            raise ValueError(f"loss {self.loss!r} is not one of mse, ce, edm")
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss {self.loss!r} is not one of {', '.join(LOSSES)}")
         for name in ("steps", "log_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
