@@ -202,7 +202,7 @@ class _Strings:
         task, device = self.task, self.task.data.device
         if self.batch_size is None:
             bits = task.data[rows]
-            mask = task.mask[rows].to(bits.dtype if bits.is_floating_point() else torch.float32)
+            mask = task.mask[rows].float()  # padding rows weigh nothing
             return gens, bits, mask / mask.sum(1, keepdim=True)
         n = self.counts[rows]
         picks = torch.stack(
@@ -212,6 +212,11 @@ class _Strings:
         weight = torch.full(picks.shape, 1 / self.batch_size, device=device)
         return gens, bits, weight
 
+    @torch.no_grad()
+    def metrics(self, model: nn.Module, step: int) -> dict[str, Tensor]:
+        """The step's training loss of every model (the same draws the update uses)."""
+        return {"train_loss": self.loss(model, slice(0, model.cfg.models), step)}
+
 
 class Denoising(_Strings):
     """A diffusion ensemble (`DiT`) on rule strings: EDM's weighted denoising loss with per-model
@@ -219,6 +224,10 @@ class Denoising(_Strings):
 
     losses = ("edm",)
     metric_names = ("train_loss",)
+
+    def __init__(self, model: nn.Module, task: Any, cfg: Any, device: torch.device) -> None:
+        super().__init__(model, task, cfg, device)
+        self.sigma_data = model.cfg.sigma_data
 
     def loss(self, forward: Callable[..., Tensor], rows: slice, step: int) -> Tensor:
         from interp.diffusion import edm_example_loss, sample_training_sigmas
@@ -229,19 +238,10 @@ class Denoising(_Strings):
         device = bits.device
         sigma = torch.stack([sample_training_sigmas((size,), g) for g in gens]).to(device)
         noise = torch.stack([torch.randn(size, d, generator=g) for g in gens]).to(device)
-        sigma_data = self.sigma_data
-        loss = edm_example_loss(forward, to_signal(bits), sigma, noise, sigma_data)
+        loss = edm_example_loss(forward, to_signal(bits), sigma, noise, self.sigma_data)
         if self.batch_size is not None:
             return loss.mean(-1)
         return (loss * weight).sum(-1)
-
-    def __init__(self, model: nn.Module, task: Any, cfg: Any, device: torch.device) -> None:
-        super().__init__(model, task, cfg, device)
-        self.sigma_data = model.cfg.sigma_data
-
-    @torch.no_grad()
-    def metrics(self, model: nn.Module, step: int) -> dict[str, Tensor]:
-        return {"train_loss": self.loss(model, slice(0, model.cfg.models), step)}
 
 
 class NextToken(_Strings):
@@ -261,10 +261,6 @@ class NextToken(_Strings):
         if self.batch_size is not None:
             return per_string.mean(-1) / bits.shape[-1]
         return (per_string * weight).sum(-1) / bits.shape[-1]
-
-    @torch.no_grad()
-    def metrics(self, model: nn.Module, step: int) -> dict[str, Tensor]:
-        return {"train_loss": self.loss(model, slice(0, model.cfg.models), step)}
 
 
 OBJECTIVES: dict[str, type] = {
