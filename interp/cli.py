@@ -9,6 +9,8 @@
     interp report runs/sweep --out reports/sweep [--model 0] [--force]
     interp clocks runs/parity_N [--samples 512] [--json] [--out DIR]
     interp basins runs/parity_N [--step 4000 | --over-training] [--targets 16] [--out DIR]
+    interp train mixture --n 100 200 400 800 --d 50 --p 2000 --t 0.1 --out runs/rf
+    interp score-clocks runs/rf [--json] [--out DIR]
 
 Each study brings its own commands (`interp.studies.<study>.cli`); this module finds them and
 imports a study only for the command that runs, so `interp --help` loads neither torch nor
@@ -66,6 +68,10 @@ COMMANDS = {
         "interp.studies.clocks.cli",
         "score-basin radii of training vs unseen valid strings (diffusion runs)",
     ),
+    "score-clocks": (
+        "interp.studies.rf_clocks.cli",
+        "tau_gen and tau_mem of a random-features score-model run, against n",
+    ),
 }
 
 
@@ -78,6 +84,10 @@ TRAIN_TASKS = {
     "rules": (
         "interp.studies.clocks.cli",
         "a diffusion transformer or a GPT on strings of a binary rule (two clocks)",
+    ),
+    "mixture": (
+        "interp.studies.rf_clocks.cli",
+        "random-features score models on points of a Gaussian (generalization vs memorization)",
     ),
 }
 
@@ -183,8 +193,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not _is_out_of_memory(e):
             raise  # a genuine bug: show its traceback
         message = " ".join(str(e).split())[:300]
-        print(f"{PROG}: error: out of memory ({message}); try a smaller task or ensemble",
-              file=sys.stderr)
+        print(
+            f"{PROG}: error: out of memory ({message}); try a smaller task or ensemble",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

@@ -1,15 +1,14 @@
 import pytest
 import torch
 
+from interp.diffusion.memorization import is_memorized_continuous, memorization_ratio
 from interp.studies.clocks.clocks import (
     MEM_THRESHOLD,
     RULE_THRESHOLD,
     GenerationStats,
     exact_matches,
     generation_stats,
-    is_memorized_continuous,
     measure_clocks,
-    memorization_ratio,
     threshold_above_chance,
 )
 

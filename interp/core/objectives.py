@@ -14,8 +14,9 @@ would, and the same seed gives the same batches on every device.
 
 Kinds: "classification" (an MLP on a modular task: MSE or cross-entropy, full batch or
 minibatches, accuracies on the whole table), "denoising" (a DiT on rule strings: EDM's loss),
-"next_token" (a GPT on rule strings: next-bit cross-entropy). A new model kind registers its own
-with `register_objective`.
+"next_token" (a GPT on rule strings: next-bit cross-entropy), "score matching" (a
+random-features score model on mixture points at one diffusion time). A new model kind
+registers its own with `register_objective`.
 
 Example:
     >>> task = interp.modular_task(p=7, seed=[0, 1])
@@ -27,6 +28,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -41,6 +43,7 @@ __all__ = [
     "Classification",
     "Denoising",
     "NextToken",
+    "ScoreMatching",
     "objective_for",
     "register_objective",
     "LOSSES",
@@ -78,6 +81,13 @@ def _padded_rows(train: Tensor) -> tuple[Tensor, Tensor]:
     order = torch.argsort((~train).int(), dim=1, stable=True)[:, :n_max]
     valid = torch.arange(n_max, device=counts.device)[None] < counts[:, None]
     return order, valid / counts[:, None]
+
+
+def _picks(counts: Tensor, gens: list[torch.Generator], size: int) -> Tensor:
+    """`[models, size]` rows drawn with replacement, model m's from its own `counts[m]` rows
+    with its own generator."""
+    rows = [torch.randint(int(counts[m]), (size,), generator=g) for m, g in enumerate(gens)]
+    return torch.stack(rows)
 
 
 def _check_batch(batch_size: int | None, smallest: int) -> None:
@@ -162,7 +172,8 @@ class Classification:
         logits = torch.cat(
             [
                 torch.func.functional_call(
-                    model, {k: v[i : i + self.log_chunk] for k, v in params.items()},
+                    model,
+                    {k: v[i : i + self.log_chunk] for k, v in params.items()},
                     (self.task.inputs,),
                 )
                 for i in range(0, models, self.log_chunk)
@@ -204,10 +215,7 @@ class _Strings:
             bits = task.data[rows]
             mask = task.mask[rows].float()  # padding rows weigh nothing
             return gens, bits, mask / mask.sum(1, keepdim=True)
-        n = self.counts[rows]
-        picks = torch.stack(
-            [torch.randint(int(n[m]), (self.batch_size,), generator=g) for m, g in enumerate(gens)]
-        )
+        picks = _picks(self.counts[rows], gens, self.batch_size)
         bits = torch.gather(task.data[rows], 1, picks.to(device)[..., None].expand(-1, -1, task.d))
         weight = torch.full(picks.shape, 1 / self.batch_size, device=device)
         return gens, bits, weight
@@ -263,10 +271,70 @@ class NextToken(_Strings):
         return (per_string * weight).sum(-1) / bits.shape[-1]
 
 
+# ---------------------------------------------------------------------------------------------
+# score matching at one diffusion time: a score model on points of a mixture
+
+
+class ScoreMatching:
+    """Denoising score matching at one OU time t (Bonnaire et al. 2025): each model's mean over
+    its own training points of ||sqrt(Delta_t) s(a_t x + sqrt(Delta_t) eta) + eta||^2 / d, with
+    fresh noise eta every step (batch_size None: every point every step, else that many drawn
+    with replacement). Logs that training loss, the same loss on the task's fresh test points
+    (one fixed noise draw each, the same at every step) and the score error against the exact
+    score of the noised mixture, mean ||s(x_t) - s*(x_t)||^2 / d over the test points."""
+
+    losses = ("mse",)
+    metric_names = ("train_loss", "test_loss", "score_error")
+
+    def __init__(self, model: nn.Module, task: Any, cfg: Any, device: torch.device) -> None:
+        from interp.tasks.mixtures import TEST_SEED, ou_coefficients
+
+        self.task, self.batch_size, self.seeds = task.to(device), cfg.batch_size, model.cfg.seed
+        self.t = model.cfg.t
+        self.a, self.delta = ou_coefficients(self.t)
+        self.counts = task.mask.sum(1).cpu()
+        self.chunk = model.cfg.models
+        gen = torch.Generator().manual_seed(TEST_SEED + 1)
+        noise = torch.randn(task.test.shape, generator=gen).to(device)
+        self.test_noise = noise
+        self.test_xt = self.a * self.task.test + math.sqrt(self.delta) * noise
+        self.test_score = self.task.score(self.test_xt, self.t)
+
+    def _loss(self, score: Tensor, noise: Tensor) -> Tensor:
+        """Per-point loss `[..., batch]`."""
+        return ((math.sqrt(self.delta) * score + noise) ** 2).mean(-1)
+
+    def loss(self, forward: Callable[..., Tensor], rows: slice, step: int) -> Tensor:
+        gens = _generators(self.seeds[rows], step)
+        task, device = self.task, self.task.data.device
+        if self.batch_size is None:
+            x = task.data[rows]
+            mask = task.mask[rows].float()
+            weight = mask / mask.sum(1, keepdim=True)
+        else:
+            picks = _picks(self.counts[rows], gens, self.batch_size).to(device)
+            x = torch.gather(task.data[rows], 1, picks[..., None].expand(-1, -1, task.d))
+            weight = torch.full(picks.shape, 1 / self.batch_size, device=device)
+        size, d = x.shape[1], x.shape[2]
+        noise = torch.stack([torch.randn(size, d, generator=g) for g in gens]).to(device)
+        xt = self.a * x + math.sqrt(self.delta) * noise
+        return (self._loss(forward(xt), noise) * weight).sum(-1)
+
+    @torch.no_grad()
+    def metrics(self, model: nn.Module, step: int) -> dict[str, Tensor]:
+        score = model(self.test_xt)  # [models, n_test, d]
+        return {
+            "train_loss": self.loss(model, slice(0, model.cfg.models), step),
+            "test_loss": self._loss(score, self.test_noise).mean(-1),
+            "score_error": ((score - self.test_score) ** 2).mean((-1, -2)),
+        }
+
+
 OBJECTIVES: dict[str, type] = {
     "mlp": Classification,
     "dit": Denoising,
     "gpt": NextToken,
+    "random_features": ScoreMatching,
 }
 LOSSES = ("mse", "ce", "edm")
 

@@ -28,10 +28,12 @@ MODEL_KINDS: dict[str, str] = {
     "dit": "interp.models.dit:DiT",
     "gpt": "interp.models.gpt:GPT",
     "restricted_logits": "interp.models.restricted:RestrictedLogits",
+    "random_features": "interp.models.random_features:RandomFeatures",
 }
 TASK_KINDS: dict[str, str] = {
     "modular": "interp.tasks.modular:ModularTask",
     "rules": "interp.tasks.rules:RuleTask",
+    "mixture": "interp.tasks.mixtures:MixtureTask",
 }
 
 

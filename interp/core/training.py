@@ -89,7 +89,9 @@ class TrainConfig:
         batch_size: training examples per model per step; None: every training example of each
             model at every step (full batch). An MLP walks through reshuffled epochs (the last
             partial batch dropped); a DiT or GPT draws its strings with replacement.
-        log_every: steps between metric evaluations over the whole table (the last step always).
+        log_every: steps between metric evaluations (the last step always).
+        log_log: also log this many log-spaced steps in [1, steps] (0: none): the early steps
+            of a long run, where fast clocks ring, at no cost later on.
         save_every: save a checkpoint every k steps (0: never).
         save_log: save this many log-spaced checkpoints in [1, steps] (0: none). Step 0 and the
             last step are always saved when training into a run folder.
@@ -106,6 +108,7 @@ class TrainConfig:
     log_every: int = 10
     save_every: int = 0
     save_log: int = 0
+    log_log: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "lr", _floats("lr", self.lr))
@@ -120,8 +123,11 @@ class TrainConfig:
                 raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
         if self.batch_size is not None and self.batch_size < 1:
             raise ValueError(f"batch_size={self.batch_size} must be >= 1 (or None: full batch)")
-        if self.save_every < 0 or self.save_log < 0:
-            raise ValueError(f"save_every={self.save_every}, save_log={self.save_log} must be >= 0")
+        if self.save_every < 0 or self.save_log < 0 or self.log_log < 0:
+            raise ValueError(
+                f"save_every={self.save_every}, save_log={self.save_log}, "
+                f"log_log={self.log_log} must be >= 0"
+            )
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -365,7 +371,7 @@ def _reuse(path: Path, entry: dict, device: torch.device, progress: bool) -> Tra
     finished, resumed when it was cut."""
     run = load_run(path)
     for part, wanted in entry.items():
-        if run.config.get(part) != wanted:
+        if _normalized(part, run.config.get(part)) != _normalized(part, wanted):
             raise ValueError(
                 f"{path} holds another run: its {part} config differs from the one asked for "
                 "(choose another folder)"
@@ -374,6 +380,22 @@ def _reuse(path: Path, entry: dict, device: torch.device, progress: bool) -> Tra
     if run.steps and run.steps[-1] == steps and (path / STATE).exists():
         return TrainResult(run.model(device=device), run.metrics, path)
     return resume(run, device=device, progress=progress)
+
+
+def _normalized(part: str, entry: Any) -> Any:
+    """A config entry read back through its class (defaults filled in), for comparisons."""
+    from interp.core.registry import model_class, task_class
+
+    if not isinstance(entry, dict):
+        return entry
+    try:
+        if part == "train":
+            return TrainConfig.from_dict(entry)
+        spec = {k: v for k, v in entry.items() if k != "kind"}
+        cls = (model_class if part == "model" else task_class)(entry.get("kind"))
+        return entry.get("kind"), cls.config_class.from_dict(spec)
+    except ValueError:
+        return entry
 
 
 def _fresh(run: Run) -> nn.Module:
@@ -470,9 +492,10 @@ def _loop(
         for k, v in optim_state.items():
             opt.state[k].copy_(v)
     history: dict[str, list[Tensor]] = {k: list(v) for k, v in (metrics or {}).items()}
+    extra_logs = set(checkpoint_schedule(cfg.steps, 0, cfg.log_log)) if cfg.log_log else set()
     for step, saving, bar in _progress(cfg, run is not None, start, progress, model.kind):
         # Metrics and checkpoints describe the weights after `step` updates.
-        if step % cfg.log_every == 0 or step == cfg.steps:
+        if step % cfg.log_every == 0 or step == cfg.steps or step in extra_logs:
             logged = objective.metrics(model, step)
             _check_finite({"loss": logged["train_loss"]}, step, "training")
             history.setdefault("step", []).append(torch.tensor(step))

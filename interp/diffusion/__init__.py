@@ -1,5 +1,6 @@
 """What the generative studies share: EDM preconditioning and loss, the noise schedule, the
-Heun and stochastic samplers, and the empirical optimal (memorizing) denoiser.
+Heun and stochastic samplers, the empirical optimal (memorizing) denoiser, and the memorization
+of continuous samples (d1 / d2, f_mem).
 
 Example:
     >>> from interp.diffusion import EmpiricalDenoiser, sample
@@ -24,6 +25,11 @@ from interp.diffusion.edm import (
     sigma_schedule,
     stochastic_sample,
 )
+from interp.diffusion.memorization import (
+    is_memorized_continuous,
+    memorization_ratio,
+    memorized_fraction,
+)
 
 __all__ = [
     "SIGMA_DATA",
@@ -33,6 +39,9 @@ __all__ = [
     "edm_loss_weight",
     "edm_precondition",
     "heun_sample",
+    "is_memorized_continuous",
+    "memorization_ratio",
+    "memorized_fraction",
     "sample",
     "sample_training_sigmas",
     "sigma_schedule",

@@ -27,9 +27,7 @@ from interp.studies.clocks.clocks import (
     clocks_by_n,
     exact_matches,
     generation_stats,
-    is_memorized_continuous,
     measure_clocks,
-    memorization_ratio,
     threshold_above_chance,
 )
 from interp.studies.clocks.generation import generate, generation_curve
@@ -49,9 +47,7 @@ __all__ = [
     "generate",
     "generation_curve",
     "generation_stats",
-    "is_memorized_continuous",
     "measure_basins",
     "measure_clocks",
-    "memorization_ratio",
     "threshold_above_chance",
 ]

@@ -22,7 +22,6 @@ Example (two DiTs on group parity, trained on N = 16 and N = 64 strings):
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
@@ -40,8 +39,6 @@ __all__ = [
     "measure_clocks",
     "threshold_above_chance",
     "clocks_by_n",
-    "memorization_ratio",
-    "is_memorized_continuous",
 ]
 
 # A random bit string is valid under parity half the time; 0.9 is 80% of the way from that
@@ -51,8 +48,6 @@ RULE_THRESHOLD = 0.9
 # training string with probability N / V; 0.5 is above that while N < V / 2, so reaching it
 # means the model prefers its training strings, not that it generalizes onto them by chance.
 MEM_THRESHOLD = 0.5
-# Bonnaire et al. 2025: a sample is a copy when d1 / d2 < 1/3.
-RATIO_THRESHOLD = 1 / 3
 
 
 @dataclass
@@ -283,63 +278,6 @@ def measure_clocks(
     both = (tau_rule >= 0) & (tau_mem >= 0)
     width = torch.where(both, (tau_mem - tau_rule).clamp_min(0), torch.full_like(tau_rule, -1))
     return Clocks(tau_rule, tau_mem, width, rule_threshold, mem_threshold)
-
-
-def memorization_ratio(samples: Tensor, training: Tensor, max_elements: int = 2**24) -> Tensor:
-    """d1 / d2: each sample's distance to its nearest training point over the distance to the
-    second nearest (Bonnaire et al. 2025). Near 0 for a copy; near 1 far from the data.
-
-    Args:
-        samples: `[..., S, D]` float.
-        training: `[N, D]` (or `[..., N, D]` broadcastable against the samples), N >= 2.
-        max_elements: the most distances `[..., S, chunk]` held at once (the training points
-            are streamed in chunks, keeping the two nearest).
-
-    Returns:
-        `[..., S]` float in [0, 1]; 0 where both distances are 0 (duplicate training points).
-
-    Example:
-        >>> training = torch.tensor([[0.0, 0.0], [3.0, 0.0], [0.0, 4.0]])
-        >>> memorization_ratio(torch.tensor([[1.0, 0.0], [0.0, 0.0]]), training)
-        tensor([0.5000, 0.0000])
-    """
-    if not samples.is_floating_point() or samples.dim() < 2:
-        raise ValueError(f"samples of shape {tuple(samples.shape)}: need float [..., S, D]")
-    if training.dim() < 2 or training.shape[-1] != samples.shape[-1] or training.shape[-2] < 2:
-        raise ValueError(
-            f"training of shape {tuple(training.shape)}: need [N, {samples.shape[-1]}], N >= 2"
-        )
-    training = training.to(samples.dtype)
-    rows = math.prod(torch.broadcast_shapes(samples.shape[:-2], training.shape[:-2]))
-    chunk = max(2, max_elements // max(1, rows * samples.shape[-2]))
-    parts = training.split(chunk, dim=-2)  # the first has >= 2 rows
-    nearest = torch.cdist(samples, parts[0]).topk(2, dim=-1, largest=False).values
-    for part in parts[1:]:  # keep the two nearest: [..., S, 2]
-        both = torch.cat([nearest, torch.cdist(samples, part)], -1)
-        nearest = both.topk(2, dim=-1, largest=False).values
-    d1, d2 = nearest.unbind(-1)
-    return d1 / d2.clamp_min(torch.finfo(d2.dtype).tiny)
-
-
-def is_memorized_continuous(
-    samples: Tensor, training: Tensor, threshold: float = RATIO_THRESHOLD
-) -> Tensor:
-    """Bonnaire et al.'s criterion for continuous data: d1 / d2 < `threshold` (1/3).
-
-    Args:
-        samples: `[..., S, D]` float.
-        training: `[N, D]`, N >= 2.
-        threshold: the ratio below which a sample is a copy.
-
-    Returns:
-        `[..., S]` bool.
-
-    Example:
-        >>> training = torch.tensor([[0.0, 0.0], [3.0, 0.0], [0.0, 4.0]])
-        >>> is_memorized_continuous(torch.tensor([[0.5, 0.0]]), training)   # d1/d2 = 0.5/2.5
-        tensor([True])
-    """
-    return memorization_ratio(samples, training) < threshold
 
 
 def clocks_by_n(clocks: Clocks, task: Any) -> tuple[list[int], dict[str, list[int]]]:
