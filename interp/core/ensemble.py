@@ -131,7 +131,8 @@ class Ensemble(HookedRootModule):
     """
 
     kind: ClassVar[str]
-    task_kind: ClassVar[str | None] = None  # the task kind it trains on and is evaluated on
+    # the task kinds it trains on and is evaluated on (None: any)
+    task_kinds: ClassVar[tuple[str, ...] | None] = None
     config_class: ClassVar[type[EnsembleConfig]]
 
     def __init__(

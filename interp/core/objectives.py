@@ -206,7 +206,7 @@ class _Strings:
         self.chunk = model.cfg.models
 
     def draw(self, rows: slice, step: int) -> tuple[list[torch.Generator], Tensor, Tensor]:
-        """`(generators, bits [models, batch, d], weight [models, batch])` of the models `rows`;
+        """`(generators, rows [models, batch, d], weight [models, batch])` of the models `rows`:
         the generators go on to draw that step's noise."""
         seeds = self.seeds[rows]
         gens = _generators(seeds, step)
@@ -227,8 +227,9 @@ class _Strings:
 
 
 class Denoising(_Strings):
-    """A diffusion ensemble (`DiT`) on rule strings: EDM's weighted denoising loss with per-model
-    noise levels ln(sigma) ~ N(-1.2, 1.2^2) and noise, each step; logs that loss."""
+    """A diffusion ensemble (`DiT`) on rule strings (as signals +-0.5) or on a mixture's points:
+    EDM's weighted denoising loss with per-model noise levels ln(sigma) ~ N(-1.2, 1.2^2) and
+    noise, each step; logs that loss. (Set the DiT's `sigma_data` to the data's spread.)"""
 
     losses = ("edm",)
     metric_names = ("train_loss",)
@@ -241,12 +242,14 @@ class Denoising(_Strings):
         from interp.diffusion import edm_example_loss, sample_training_sigmas
         from interp.tasks.bitrules import to_signal
 
-        gens, bits, weight = self.draw(rows, step)
-        size, d = bits.shape[1], bits.shape[2]
-        device = bits.device
+        gens, data, weight = self.draw(rows, step)
+        size, d = data.shape[1], data.shape[2]
+        device = data.device
+        # bits of a rule task become signals +-0.5; a mixture's points are signals already
+        clean = data if data.is_floating_point() else to_signal(data)
         sigma = torch.stack([sample_training_sigmas((size,), g) for g in gens]).to(device)
         noise = torch.stack([torch.randn(size, d, generator=g) for g in gens]).to(device)
-        loss = edm_example_loss(forward, to_signal(bits), sigma, noise, self.sigma_data)
+        loss = edm_example_loss(forward, clean, sigma, noise, self.sigma_data)
         if self.batch_size is not None:
             return loss.mean(-1)
         return (loss * weight).sum(-1)

@@ -195,9 +195,10 @@ def check_pair(model: nn.Module, task: Any) -> None:
         raise ValueError(f"a {type(model).__name__} is not an interp model (no ensemble config)")
     if cfg.models != task.models:
         raise ValueError(f"the model has {cfg.models} models but the task has {task.models}")
-    expected = getattr(model, "task_kind", None)
-    if expected is not None and task.kind != expected:
-        raise ValueError(f"a {model.kind} model takes a {expected!r} task, not {task.kind!r}")
+    expected = getattr(model, "task_kinds", None)
+    if expected is not None and task.kind not in expected:
+        kinds = " or ".join(repr(k) for k in expected)
+        raise ValueError(f"a {model.kind} model takes a {kinds} task, not {task.kind!r}")
     for name in ("p", "d", "op"):
         mine = getattr(cfg, name, None)
         theirs = getattr(task.config, name, None)

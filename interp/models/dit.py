@@ -185,7 +185,7 @@ class DiT(Ensemble):
     """
 
     kind = "dit"
-    task_kind = "rules"
+    task_kinds = ("rules", "mixture")
     config_class = DiTConfig
     cfg: DiTConfig
 

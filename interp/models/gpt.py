@@ -137,7 +137,7 @@ class GPT(Ensemble):
     """
 
     kind = "gpt"
-    task_kind = "rules"
+    task_kinds = ("rules",)
     config_class = GPTConfig
     cfg: GPTConfig
 

@@ -93,7 +93,7 @@ class MLP(Ensemble):
     """
 
     kind = "mlp"
-    task_kind = "modular"
+    task_kinds = ("modular",)
     config_class = MLPConfig
     cfg: MLPConfig
 

@@ -66,7 +66,7 @@ class RandomFeatures(Ensemble):
     """
 
     kind = "random_features"
-    task_kind = "mixture"
+    task_kinds = ("mixture",)
     config_class = RandomFeaturesConfig
     cfg: RandomFeaturesConfig
 

@@ -46,7 +46,7 @@ class RestrictedLogits(Ensemble):
     frequencies). Hook point: `hook_logits` `[models, batch, p]`."""
 
     kind = "restricted_logits"
-    task_kind = "modular"
+    task_kinds = ("modular",)
     config_class = RestrictedLogitsConfig
     cfg: RestrictedLogitsConfig
 

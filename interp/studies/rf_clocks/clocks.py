@@ -11,7 +11,7 @@ rate for the paper's training time.
 
 Example:
     >>> steps = torch.tensor([0, 10, 20, 50, 100, 200])
-    >>> test = torch.tensor([[1.0, 0.85, 0.84, 0.90, 1.10, 1.30]]).T     # [steps, models]
+    >>> test = torch.tensor([[1.0, 0.845, 0.84, 0.90, 1.10, 1.30]]).T    # [steps, models]
     >>> clocks = score_clocks(test, steps)
     >>> clocks.tau_gen.tolist(), clocks.tau_mem.tolist(), clocks.best_step.tolist()
     ([10], [100], [20])
