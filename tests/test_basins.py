@@ -98,3 +98,34 @@ def test_empirical_basins_of_a_task_per_model():
     other = {"training": task.data[1:2, 4:8].expand(2, 4, 8)}
     cross = empirical_basins(task, other, sigmas=(0.05, 0.2), repeats=4)["training"]
     assert bool((cross[0] == 0).all()) and bool((cross[1] > 0).all())
+
+
+@pytest.mark.parametrize(
+    "rule, d, group", [("parity", 6, None), ("group_parity", 6, 3), ("group_parity", 8, 2)]
+)
+def test_the_population_denoiser_is_the_empirical_one_of_every_valid_string(rule, d, group):
+    """Uniform over the valid strings: the closed form equals the posterior mean computed by
+    enumerating them (the empirical denoiser of all of them), at every noise level."""
+    from interp.diffusion import EmpiricalDenoiser
+    from interp.studies.clocks import ParityDenoiser
+    from interp.tasks.bitrules import all_valid, to_signal
+
+    everything = EmpiricalDenoiser(to_signal(all_valid(rule, d, group)).double())
+    closed = ParityDenoiser(d, group)
+    x = torch.randn(64, d, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    for sigma in (0.1, 0.3, 1.0, 5.0):
+        s = torch.full((64,), sigma, dtype=torch.float64)
+        torch.testing.assert_close(closed(x, s), everything(x, s))
+
+
+def test_population_basins_hold_seen_and_unseen_strings_alike():
+    from interp.studies.clocks import basin_targets, empirical_basins, population_basins
+    from interp.tasks.rules import rule_task
+
+    task = rule_task("group_parity", d=8, group=2, N=[4, 8], seed=0)
+    targets = basin_targets(task, n=4)
+    population = population_basins(task, targets, repeats=4)
+    empirical = empirical_basins(task, targets, repeats=4)
+    assert (population["novel"] > 0).all() and (empirical["novel"] == 0).all()
+    with pytest.raises(ValueError, match="exact for parity"):
+        population_basins(rule_task("sudoku", N=2, seed=0))

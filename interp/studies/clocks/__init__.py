@@ -20,6 +20,7 @@ from interp.studies.clocks.basins import (
     basin_targets,
     empirical_basins,
     measure_basins,
+    population_basins,
 )
 from interp.studies.clocks.clocks import (
     Clocks,
@@ -30,6 +31,7 @@ from interp.studies.clocks.clocks import (
     measure_clocks,
     threshold_above_chance,
 )
+from interp.studies.clocks.denoisers import ParityDenoiser
 from interp.studies.clocks.generation import generate, generation_curve
 
 __all__ = [
@@ -49,5 +51,7 @@ __all__ = [
     "generation_stats",
     "measure_basins",
     "measure_clocks",
+    "population_basins",
+    "ParityDenoiser",
     "threshold_above_chance",
 ]

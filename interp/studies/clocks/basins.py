@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 from interp.core.device import resolve_device
 from interp.core.runs import CheckpointError, Run, load_run
 from interp.diffusion import Denoiser, EmpiricalDenoiser, heun_sample, sigma_schedule
+from interp.studies.clocks.denoisers import ParityDenoiser
 from interp.tasks.bitrules import sample_valid, to_signal
 from interp.tasks.rules import RuleTask
 
@@ -43,6 +44,7 @@ __all__ = [
     "basin_targets",
     "basin_curve",
     "empirical_basins",
+    "population_basins",
     "DEFAULT_SIGMAS",
 ]
 
@@ -346,3 +348,39 @@ def empirical_basins(
     data = to_signal(task.data.cpu())  # [models, N_max, d]; padding rows masked out
     denoiser = EmpiricalDenoiser(data, mask=task.mask.cpu())
     return _radii(denoiser, targets, sigmas, repeats, level, seed)
+
+
+def population_basins(
+    task: RuleTask,
+    targets: dict[str, Tensor] | None = None,
+    sigmas: Sequence[float] = DEFAULT_SIGMAS,
+    repeats: int = 16,
+    level: float = 0.5,
+    seed: int = 0,
+) -> dict[str, Tensor]:
+    """Basin radii of the same targets under the exact population denoiser of the task's rule
+    (`ParityDenoiser`; parity and group parity): the generalizing optimum, which holds the
+    same basin around every valid string, seen or not. The other reference, beside
+    `empirical_basins` (the memorizing optimum); same noise draws as `basin_curve`.
+
+    Returns:
+        Group name -> `[models, T]` basin radius of every target.
+
+    Example:
+        >>> task = interp.rule_task("group_parity", d=8, group=2, N=[4, 8], seed=0)
+        >>> ref = population_basins(task, basin_targets(task, n=4), repeats=4)
+        >>> bool((ref["training"].mean(-1) - ref["novel"].mean(-1)).abs().max() < 0.1)
+        True
+    """
+    rule = task.config.rule
+    if rule not in ("parity", "group_parity"):
+        raise ValueError(
+            f"the population denoiser is exact for parity and group_parity, not {rule!r}"
+        )
+    targets = basin_targets(task, seed=seed) if targets is None else targets
+    denoiser = ParityDenoiser(task.d, task.config.group)  # one for every model: no models axis
+    per_model = [
+        _radii(denoiser, {k: v[m] for k, v in targets.items()}, sigmas, repeats, level, seed)
+        for m in range(task.models)
+    ]
+    return {k: torch.stack([r[k] for r in per_model]) for k in targets}

@@ -301,4 +301,3 @@ def tau_against(
             f"{trace.name}<br>{xlabel} %{{x}}<br>{ylabel} %{{y:.0f}}<extra></extra>"
         )
     return fig
-
