@@ -292,6 +292,10 @@ def test_basins_at_the_last_step(rule_runs, tmp_path, capsys):
     optimum = [row.split() for row in rows[4:6]]
     assert [row[:3] for row in optimum] == [["optimum", "0", "8"], ["optimum", "1", "16"]]
     assert all(float(row[-2]) > 0 and float(row[-1]) == 0 for row in optimum)
+    # the rule's exact denoiser holds seen and unseen valid strings alike
+    population = [row.split() for row in rows[6:8]]
+    assert [row[:3] for row in population] == [["population", "0", "8"], ["population", "1", "16"]]
+    assert all(float(row[-2]) > 0 and float(row[-1]) > 0 for row in population)
     assert [p.name for p in tmp_path.glob("*.html")] == ["basins.html"]
 
 

@@ -23,6 +23,7 @@ from interp.studies.clocks.basins import (
     basin_curve,
     basin_targets,
     empirical_basins,
+    population_basins,
 )
 from interp.studies.clocks.clocks import (
     MEM_THRESHOLD,
@@ -240,6 +241,11 @@ def _basins(args: argparse.Namespace) -> None:
     optimum = {
         k: v.mean(-1) for k, v in empirical_basins(task, targets, sigmas, args.repeats).items()
     }
+    # ... and under the rule's exact population denoiser (the generalizing optimum)
+    population = None
+    if task.config.rule in ("parity", "group_parity"):
+        found = population_basins(task, targets, sigmas, args.repeats)
+        population = {k: v.mean(-1) for k, v in found.items()}
     if args.out is not None:
         if args.over_training:
             figures = {
@@ -277,6 +283,9 @@ def _basins(args: argparse.Namespace) -> None:
             "mean_radius": {k: v.mean(-1).tolist() for k, v in radii.items()},
             "radius": {k: v.tolist() for k, v in radii.items()},
             "optimal_denoiser_mean_radius": {k: v.tolist() for k, v in optimum.items()},
+            "population_denoiser_mean_radius": (
+                None if population is None else {k: v.tolist() for k, v in population.items()}
+            ),
         }
         if args.out is not None:
             record["figures"] = [str(p) for p in paths]
@@ -295,7 +304,12 @@ def _basins(args: argparse.Namespace) -> None:
     for m, (n, seed) in enumerate(zip(task.N, task.config.seed)):  # the reference
         means = float(optimum["training"][m]), float(optimum["novel"][m])
         print(f"optimum  {m:>5}  {n:>6}  {seed:>4}  {means[0]:>8.3f}  {means[1]:>8.3f}")
-    print("(optimum: the empirical optimal denoiser of each model's training strings)")
+    if population is not None:
+        for m, (n, seed) in enumerate(zip(task.N, task.config.seed)):
+            means = float(population["training"][m]), float(population["novel"][m])
+            print(f"population {m:>2}  {n:>6}  {seed:>4}  {means[0]:>8.3f}  {means[1]:>8.3f}")
+    print("(optimum: the empirical optimal denoiser of each model's training strings, which")
+    print(" memorizes; population: the rule's exact denoiser, which generalizes)")
     if args.out is not None:
         print("\n" + "\n".join(str(p) for p in paths))
 
