@@ -1,0 +1,88 @@
+"""The posterior under a memorized prior: the stylized problem's anchor weights, the linearized
+posterior exact for a linear forward map (against 2-D quadrature), effective modes, and DPS."""
+
+import math
+
+import pytest
+import torch
+
+from interp.diffusion import EmpiricalDenoiser
+from interp.studies.posterior import (
+    dps_sample,
+    effective_modes,
+    exact_weights,
+    limiting_weights,
+    linearized_posterior,
+    nearest_fractions,
+)
+
+POINTS = torch.tensor([[-1.5], [-0.4], [0.4], [1.2], [2.5]], dtype=torch.float64)
+Y = torch.zeros(1, dtype=torch.float64)
+
+
+def cubic(x):
+    return x + 0.3 * x**3
+
+
+def test_the_stylized_problem_reproduces_the_anchor_weights():
+    """Siahkoohi & Sabeddu's example at gamma 0.3, sigma 0.5 (DESIGN.md): limiting, exact, and
+    linearized with and without the log det of the evidence."""
+    close = dict(atol=5e-4, rtol=0)
+    expected = {
+        "limiting": [0.0, 0.5, 0.5, 0.0, 0.0],
+        "exact": [0.018, 0.46, 0.46, 0.063, 0.0],
+        "with log det": [0.057, 0.417, 0.417, 0.098, 0.010],
+        "without": [0.114, 0.347, 0.347, 0.150, 0.042],
+    }
+    got = {
+        "limiting": limiting_weights(cubic, POINTS, Y, 0.3),
+        "exact": exact_weights(cubic, POINTS, Y, 0.3, 0.5),
+        "with log det": linearized_posterior(cubic, POINTS, Y, 0.3, 0.5).weights,
+        "without": linearized_posterior(cubic, POINTS, Y, 0.3, 0.5, log_det=False).weights,
+    }
+    for name, weights in expected.items():
+        torch.testing.assert_close(
+            got[name].round(decimals=3), torch.tensor(weights, dtype=torch.float64), **close
+        )
+    # the log det brings the linearized weights nearer the exact ones
+    error = {k: (got[k] - got["exact"]).abs().sum() for k in ("with log det", "without")}
+    assert error["with log det"] < error["without"]
+
+
+def test_a_linear_forward_map_makes_the_linearization_exact():
+    """F(x) = A x: the Gaussian-mixture posterior is exact; its weights match 2-D quadrature
+    and the closed form N(y; A x_n, sigma^2 A A^T + gamma^2 I)."""
+    a = torch.tensor([[1.0, 0.5], [-0.3, 2.0]], dtype=torch.float64)
+    points = torch.tensor([[0.0, 0.0], [1.0, -1.0], [-0.5, 0.8]], dtype=torch.float64)
+    y = torch.tensor([0.4, -0.6], dtype=torch.float64)
+    sigma, gamma = 0.4, 0.5
+    post = linearized_posterior(lambda x: a @ x, points, y, gamma, sigma)
+    quad = exact_weights(lambda x: a @ x, points, y, gamma, sigma, grid=400**2)
+    torch.testing.assert_close(post.weights, quad, atol=1e-4, rtol=0)
+    cov = sigma**2 * a @ a.T + gamma**2 * torch.eye(2, dtype=torch.float64)
+    dist = torch.distributions.MultivariateNormal(points @ a.T, cov)
+    torch.testing.assert_close(post.weights, torch.softmax(dist.log_prob(y), 0))
+
+
+def test_effective_modes_and_bad_inputs():
+    assert effective_modes(torch.ones(7) / 7).item() == pytest.approx(7)
+    assert effective_modes(torch.tensor([1.0, 0.0])).item() == pytest.approx(1)
+    with pytest.raises(ValueError, match="gamma=0"):
+        limiting_weights(cubic, POINTS, Y, 0.0)
+    with pytest.raises(ValueError, match="1 or 2 dimensions"):
+        exact_weights(lambda x: x, torch.zeros(2, 3), torch.zeros(3), 0.3, 0.5)
+
+
+def test_dps_with_a_memorized_prior_lands_on_training_points_by_likelihood():
+    """zeta 0: the prior alone, uniform over the points; a small zeta concentrates the samples
+    on the two points that explain y, as the limiting weights say."""
+    prior = EmpiricalDenoiser(POINTS)
+    fractions = {}
+    for zeta in (0.0, 0.1):
+        x = dps_sample(prior, cubic, Y, (2000, 1), zeta, generator=torch.Generator().manual_seed(0))
+        assert (torch.cdist(x, POINTS).min(-1).values < 1e-2).float().mean() > 0.99  # copies
+        fractions[zeta] = nearest_fractions(x, POINTS)
+        assert math.isclose(float(fractions[zeta].sum()), 1.0)
+    assert (fractions[0.0] - 0.2).abs().max() < 0.04  # the prior: uniform over the points
+    # DPS is approximate: most of the mass on the two points the limiting weights name
+    assert fractions[0.1][1:3].sum() > 0.85 and fractions[0.1][1:3].min() > 0.35
