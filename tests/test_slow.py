@@ -64,3 +64,23 @@ def test_the_two_clocks_example_runs_its_sweeps(tmp_path):
     }
     bad = subprocess.run(args[:2] + ["--sweeps", "sizes"], capture_output=True, text=True)
     assert bad.returncode == 2 and "choose from parity_N" in bad.stderr
+
+
+def test_the_rf_clocks_and_posterior_examples_run(tmp_path):
+    """examples/rf_clocks.py end to end at 20 steps (the width sweep: three runs, the table, the
+    figures; a second call reuses the runs) and examples/posterior.py (the anchor weights)."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).parents[1]
+    args = [sys.executable, str(root / "examples" / "rf_clocks.py"), "--sweeps", "width"]
+    args += ["--steps", "20", "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "fig")]
+    first, again = (subprocess.run(args, capture_output=True, text=True, cwd=root) for _ in "12")
+    assert first.returncode == 0 and again.returncode == 0, first.stderr[-2000:]
+    assert "train d 25, p 4000" in first.stdout and "train " not in again.stdout
+    assert first.stdout.count("| 25 |") == 12  # 3 widths x 4 n
+    assert len(list((tmp_path / "fig").glob("*.html"))) == 6
+    done = subprocess.run(
+        [sys.executable, str(root / "examples" / "posterior.py")], capture_output=True, text=True
+    )
+    assert done.returncode == 0 and "| 0.018 | 0.460 | 0.460 | 0.063 | 0.000 |" in done.stdout
