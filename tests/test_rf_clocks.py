@@ -195,3 +195,46 @@ def test_a_dit_learns_continuous_points_and_f_mem_reads_its_samples():
     f_mem, se = memorized_fraction(x, task.data)
     assert f_mem.shape == se.shape == (2,)
     assert float(f_mem[0]) > float(f_mem[1])  # 4 points are copied more than 64
+
+
+def test_two_classes_get_their_own_losses_and_clocks(tmp_path, capsys):
+    """Per-class losses average back to the overall ones (weighted by the class shares), and
+    score-clocks reads a clock per class."""
+    out = tmp_path / "rf2"
+    args = [
+        "train",
+        "mixture",
+        "--out",
+        out,
+        "--d",
+        D,
+        "--p",
+        P,
+        "--n",
+        40,
+        "--steps",
+        200,
+        "--centroid-norm",
+        3,
+        "--weights",
+        0.75,
+        0.25,
+        "--variances",
+        1.0,
+        0.25,
+        "--log-every",
+        10,
+        "--no-progress",
+    ]
+    code, _, err = run_cli(capsys, *args)
+    assert code == 0, err
+    run = interp.load_run(out)
+    m = run.metrics
+    share = torch.tensor([(run.task.test_labels == c).float().mean() for c in (0, 1)])
+    mixed = share[0] * m["test_loss_class0"] + share[1] * m["test_loss_class1"]
+    torch.testing.assert_close(mixed, m["test_loss"])
+    train_share = torch.tensor([30 / 40, 10 / 40])  # exact class counts
+    mixed = train_share[0] * m["train_loss_class0"] + train_share[1] * m["train_loss_class1"]
+    torch.testing.assert_close(mixed, m["train_loss"])
+    code, stdout, err = run_cli(capsys, "score-clocks", out)
+    assert code == 0 and "per class" in stdout and stdout.count("\n") > 8, err

@@ -284,7 +284,8 @@ class ScoreMatching:
     fresh noise eta every step (batch_size None: every point every step, else that many drawn
     with replacement). Logs that training loss, the same loss on the task's fresh test points
     (one fixed noise draw each, the same at every step) and the score error against the exact
-    score of the noised mixture, mean ||s(x_t) - s*(x_t)||^2 / d over the test points."""
+    score of the noised mixture, mean ||s(x_t) - s*(x_t)||^2 / d over the test points; with
+    several classes also each class's train and test loss (`train_loss_class0`, ...)."""
 
     losses = ("mse",)
     metric_names = ("train_loss", "test_loss", "score_error")
@@ -307,30 +308,44 @@ class ScoreMatching:
         """Per-point loss `[..., batch]`."""
         return ((math.sqrt(self.delta) * score + noise) ** 2).mean(-1)
 
-    def loss(self, forward: Callable[..., Tensor], rows: slice, step: int) -> Tensor:
+    def _points(self, forward: Callable[..., Tensor], rows: slice, step: int) -> tuple:
+        """`(per-point loss, weight, class)`, each `[models, batch]`, of the step's draws."""
         gens = _generators(self.seeds[rows], step)
         task, device = self.task, self.task.data.device
         if self.batch_size is None:
-            x = task.data[rows]
+            x, labels = task.data[rows], task.labels[rows]
             mask = task.mask[rows].float()
             weight = mask / mask.sum(1, keepdim=True)
         else:
             picks = _picks(self.counts[rows], gens, self.batch_size).to(device)
             x = torch.gather(task.data[rows], 1, picks[..., None].expand(-1, -1, task.d))
+            labels = torch.gather(task.labels[rows], 1, picks)
             weight = torch.full(picks.shape, 1 / self.batch_size, device=device)
         size, d = x.shape[1], x.shape[2]
         noise = torch.stack([torch.randn(size, d, generator=g) for g in gens]).to(device)
         xt = self.a * x + math.sqrt(self.delta) * noise
-        return (self._loss(forward(xt), noise) * weight).sum(-1)
+        return self._loss(forward(xt), noise), weight, labels
+
+    def loss(self, forward: Callable[..., Tensor], rows: slice, step: int) -> Tensor:
+        per_point, weight, _ = self._points(forward, rows, step)
+        return (per_point * weight).sum(-1)
 
     @torch.no_grad()
     def metrics(self, model: nn.Module, step: int) -> dict[str, Tensor]:
+        per_point, weight, labels = self._points(model, slice(0, model.cfg.models), step)
         score = model(self.test_xt)  # [models, n_test, d]
-        return {
-            "train_loss": self.loss(model, slice(0, model.cfg.models), step),
-            "test_loss": self._loss(score, self.test_noise).mean(-1),
+        test = self._loss(score, self.test_noise)  # [models, n_test]
+        logged = {
+            "train_loss": (per_point * weight).sum(-1),
+            "test_loss": test.mean(-1),
             "score_error": ((score - self.test_score) ** 2).mean((-1, -2)),
         }
+        if self.task.config.classes > 1:  # each class's own losses: its own two times
+            for c in range(self.task.config.classes):
+                mine = weight * (labels == c)
+                logged[f"train_loss_class{c}"] = (per_point * mine).sum(-1) / mine.sum(-1)
+                logged[f"test_loss_class{c}"] = test[:, self.task.test_labels == c].mean(-1)
+        return logged
 
 
 OBJECTIVES: dict[str, type] = {

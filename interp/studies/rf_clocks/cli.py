@@ -36,6 +36,12 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--p", type=int, default=2000, help="random features (default 2000)")
     parser.add_argument("--t", type=float, default=0.1, help="diffusion time (default 0.1)")
     parser.add_argument("--act", choices=list(ACTIVATIONS), default="tanh")
+    classes = parser.add_argument_group("classes (default: one Gaussian N(0, I))")
+    classes.add_argument(
+        "--centroid-norm", type=float, help="two classes at +-m e_1 with |m| = this norm"
+    )
+    classes.add_argument("--weights", type=float, nargs="+", help="per-class sampling weights")
+    classes.add_argument("--variances", type=float, nargs="+", help="per-class variances")
     grid = parser.add_argument_group("sweep (each takes one or more values)")
     grid.add_argument("--n", type=int, nargs="+", default=[100, 200, 400, 800])
     grid.add_argument("--seed", type=int, nargs="+", default=[0], help="data and feature seed")
@@ -71,7 +77,19 @@ def train(args: argparse.Namespace, command: str) -> None:
     grid = list(itertools.product(args.seed, args.n))
     seeds, ns = [s for s, _ in grid], [n for _, n in grid]
     device = resolve_device(args.device)
-    task = mixture_task(d=args.d, n=ns, seed=seeds, n_test=args.n_test)
+    means = None
+    if args.centroid_norm is not None:
+        centroid = [args.centroid_norm] + [0.0] * (args.d - 1)
+        means = [centroid, [-v for v in centroid]]
+    task = mixture_task(
+        d=args.d,
+        n=ns,
+        seed=seeds,
+        means=means,
+        variances=args.variances,
+        weights=args.weights,
+        n_test=args.n_test,
+    )
     config = RandomFeaturesConfig(
         d=args.d, p=args.p, t=args.t, act=args.act, models=len(grid), seed=seeds
     )
@@ -154,5 +172,15 @@ def run(args: argparse.Namespace, command: str) -> None:
             f"{m:>5}  {n:>6}  {s:>4}  {g:>8}  {mem:>8}  {b:>9}  {float(clocks.best_loss[m]):>14.4f}"
         )
     print(f"tau_mem ~ n^{slope:.2f} (log-log least squares over the models whose tau_mem rang)")
+    classes = sorted(k for k in metrics if k.startswith("test_loss_class"))
+    if classes:
+        print("\nper class (from each class's own test loss)")
+        print("model  class   tau_gen   tau_mem  best step")
+        for name in classes:
+            c = int(name.removeprefix("test_loss_class"))
+            own = score_clocks(metrics[name], metrics["step"], args.gen_tol, args.mem_rise)
+            for m in range(len(ns)):
+                g, mem, b = (int(getattr(own, k)[m]) for k in ("tau_gen", "tau_mem", "best_step"))
+                print(f"{m:>5}  {c:>5}  {g:>8}  {mem:>8}  {b:>9}")
     for path in paths:
         print(path)
