@@ -140,7 +140,7 @@ def run(args: argparse.Namespace, command: str) -> None:
         labels = [f"n={n}, seed {s}" for n, s in zip(ns, seeds)]
         figures = {"losses": loss_curves(metrics, clocks, labels)}
         if len(set(ns)) > 1:
-            figures["times_against_n"] = times_against_n(ns, clocks, slope)
+            figures["times_against_n"] = times_against_n(ns, clocks, slope, seeds)
         paths = write_figures(figures, args.out)
     if args.json:
         record = {

@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import plotly.graph_objects as go
@@ -63,13 +64,23 @@ def loss_curves(
     return fig
 
 
-def times_against_n(n: Sequence[int], clocks: ScoreClocks, slope: float) -> go.Figure:
-    """tau_gen and tau_mem against n on log-log axes (clocks that never rang left out), with
-    tau_mem's fitted log-log slope in the title."""
-    curves = {
-        clock: [float(v) if v > 0 else float("nan") for v in getattr(clocks, clock).tolist()]
-        for clock in ("tau_gen", "tau_mem")
-    }
-    fig = lines(list(n), curves, "n (training points)", "step", log_x=True)
+def times_against_n(
+    n: Sequence[int], clocks: ScoreClocks, slope: float, seeds: Sequence[int] | None = None
+) -> go.Figure:
+    """tau_gen and tau_mem against n on log-log axes, one curve per clock and seed (clocks that
+    never rang left out), with tau_mem's fitted log-log slope in the title."""
+    seeds = [0] * len(n) if seeds is None else list(seeds)
+    sizes = sorted(set(n))
+    curves = {}
+    for seed in sorted(set(seeds)):
+        named = "" if len(set(seeds)) == 1 else f", seed {seed}"
+        model_of = {size: m for m, (size, s) in enumerate(zip(n, seeds)) if s == seed}
+        for clock in ("tau_gen", "tau_mem"):
+            tau = getattr(clocks, clock).tolist()
+            curves[clock + named] = [
+                float(tau[model_of[k]]) if k in model_of and tau[model_of[k]] > 0 else math.nan
+                for k in sizes
+            ]
+    fig = lines(sizes, curves, "n (training points)", "step", log_x=True)
     fig.update_layout(yaxis_type="log", title=f"The two times against n (tau_mem ~ n^{slope:.2f})")
     return fig
