@@ -49,7 +49,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-__all__ = ["main", "Parser", "UsageError", "device_options", "print_json"]
+__all__ = ["main", "Parser", "UsageError", "device_options", "no_repeats", "print_json"]
 
 PROG = "interp"
 # command -> (module that adds its arguments and runs it, one-line help)
@@ -101,6 +101,15 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(message)
+
+
+def no_repeats(args: argparse.Namespace, names: Sequence[str]) -> None:
+    """Refuse a sweep list that names a value twice (it would train the same model twice)."""
+    for name in names:
+        values = getattr(args, name)
+        if len(set(values)) != len(values):
+            flag = "--" + name.replace("_", "-")
+            raise ValueError(f"{flag} {' '.join(map(str, values))} repeats a value")
 
 
 def device_options(parser: argparse.ArgumentParser) -> None:

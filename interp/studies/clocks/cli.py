@@ -12,7 +12,7 @@ import itertools
 from pathlib import Path
 from typing import Any
 
-from interp.cli import device_options, print_json
+from interp.cli import device_options, no_repeats, print_json
 from interp.core.device import resolve_device
 from interp.core.runs import Run, check_new_folder, load_run
 from interp.core.training import TrainConfig
@@ -117,10 +117,7 @@ def train(args: argparse.Namespace, command: str) -> None:
     from interp.models.dit import DiT, DiTConfig
     from interp.models.gpt import GPT, GPTConfig
 
-    for name in ("N", "seed"):
-        values = getattr(args, name)
-        if len(set(values)) != len(values):
-            raise ValueError(f"--{name} {' '.join(map(str, values))} repeats a value")
+    no_repeats(args, ("N", "seed"))
     grid = list(itertools.product(args.seed, args.N))
     seeds, ns = [seed for seed, _ in grid], [n for _, n in grid]
     # Validate everything and claim no folder before the first model trains.

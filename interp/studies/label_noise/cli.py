@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import argparse
 import itertools
-from collections.abc import Sequence
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from interp.cli import device_options, print_json
+from interp.cli import device_options, no_repeats, print_json
 from interp.core.device import resolve_device
 from interp.core.metrics import Accuracies, evaluate
 from interp.core.runs import Run, check_new_folder, load_run, parse_step_file, save_model
@@ -94,7 +93,7 @@ def run(args: argparse.Namespace, command: str) -> None:
 
 
 def train(args: argparse.Namespace, command: str) -> None:
-    _no_repeats(args, ("width", "seed", "noise", "lr", "wd", "train_fraction"))
+    no_repeats(args, ("width", "seed", "noise", "lr", "wd", "train_fraction"))
     grid = list(itertools.product(args.seed, args.noise, args.lr, args.wd, args.train_fraction))
     seeds, noises, lrs, wds, fractions = (list(column) for column in zip(*grid))
     # Validate everything and claim no folder before the first model trains.
@@ -230,15 +229,6 @@ def _report(args: argparse.Namespace) -> None:
 
 # ---------------------------------------------------------------------------------------------
 # helpers
-
-
-def _no_repeats(args: argparse.Namespace, names: Sequence[str]) -> None:
-    """Refuse a sweep list that names a value twice (it would train the same model twice)."""
-    for name in names:
-        values = getattr(args, name)
-        if len(set(values)) != len(values):
-            flag = "--" + name.replace("_", "-")
-            raise ValueError(f"{flag} {' '.join(map(str, values))} repeats a value")
 
 
 def _trained_mlp(run: Run, step: int | None, device: str) -> MLP:

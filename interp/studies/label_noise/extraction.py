@@ -175,9 +175,7 @@ def extraction_curve(
     device = resolve_device(device)
     task = run.task.to(device)
     rows = [compare_extraction(run.model(s, device=device), task, methods) for s in steps]
-    return steps, {
-        name: Accuracies.stack([r[name] for r in rows]).to("cpu") for name in rows[0]
-    }
+    return steps, {name: Accuracies.stack([r[name] for r in rows]).to("cpu") for name in rows[0]}
 
 
 def symmetry_baseline(

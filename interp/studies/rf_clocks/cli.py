@@ -12,7 +12,7 @@ import argparse
 import itertools
 from pathlib import Path
 
-from interp.cli import device_options, print_json
+from interp.cli import device_options, no_repeats, print_json
 from interp.core.device import resolve_device
 from interp.core.runs import check_new_folder, load_run
 from interp.core.training import TrainConfig
@@ -70,10 +70,7 @@ def add_arguments(command: str, parser: argparse.ArgumentParser) -> None:
 
 
 def train(args: argparse.Namespace, command: str) -> None:
-    for name in ("n", "seed"):
-        values = getattr(args, name)
-        if len(set(values)) != len(values):
-            raise ValueError(f"--{name} {' '.join(map(str, values))} repeats a value")
+    no_repeats(args, ("n", "seed"))
     grid = list(itertools.product(args.seed, args.n))
     seeds, ns = [s for s, _ in grid], [n for _, n in grid]
     device = resolve_device(args.device)
