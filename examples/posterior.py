@@ -6,13 +6,15 @@ F(x) = x + 0.3 x^3, training points [-1.5, -0.4, 0.4, 1.2, 2.5], y = 0, gamma = 
 posterior weights of the five points as the prior's width sigma grows (limiting, exact by
 quadrature, linearized with and without the log det of the evidence), their effective number of
 modes, and where diffusion posterior sampling with the memorizing (empirical) denoiser as the
-prior puts its samples, against the guidance strength zeta. Seconds on a CPU.
+prior puts its samples, against the guidance strength zeta; then the same with a small DiT
+trained on the five points (4000 steps) as the prior. About 30 seconds on a CPU.
 """
 
 from __future__ import annotations
 
 import torch
 
+import interp
 from interp.diffusion import EmpiricalDenoiser
 from interp.studies.posterior import (
     dps_sample,
@@ -22,6 +24,7 @@ from interp.studies.posterior import (
     linearized_posterior,
     nearest_fractions,
 )
+from interp.tasks.mixtures import mixture_task
 
 POINTS = torch.tensor([[-1.5], [-0.4], [0.4], [1.2], [2.5]], dtype=torch.float64)
 Y, GAMMA = torch.zeros(1, dtype=torch.float64), 0.3
@@ -56,6 +59,35 @@ def main() -> None:
         gen = torch.Generator().manual_seed(0)
         x = dps_sample(prior, forward, Y, (2000, 1), zeta, generator=gen)
         print(row(str(zeta), nearest_fractions(x, POINTS)))
+    trained_prior()
+
+
+def trained_prior() -> None:
+    """A DiT trained on the five points as the prior, against the memorizing optimum: where do
+    the DPS samples end, on training points or at the solution x = 0 of F(x) = y?"""
+    task = mixture_task(d=1, n=5, seed=0, n_test=16)
+    task.data[0, :5] = POINTS.float()  # the five points themselves are the training set
+    dit = interp.DiT(interp.DiTConfig(d=1, d_model=32, n_heads=2, seed=0, sigma_data=1.3))
+    config = interp.TrainConfig(steps=4000, lr=3e-3, loss="edm", log_every=4000)
+    model = interp.train(dit, task, config, device="cpu", progress=False).model
+    priors = {
+        "trained DiT": lambda x, s: model(x, s)[0],
+        "empirical (memorizing)": EmpiricalDenoiser(POINTS.float()),
+    }
+    print("\n## The prior's answer to F(x) = 0: a trained DiT against the memorizing optimum\n")
+    print("| prior | zeta | median | 10% / 90% quantiles | \\|x\\| < 0.1 | within 0.05 of +-0.4 |")
+    print("|---|---|---|---|---|---|")
+    for name, prior in priors.items():
+        for zeta in (0.0, 0.1):
+            gen = torch.Generator().manual_seed(0)
+            x = dps_sample(prior, forward, Y.float(), (2000, 1), zeta, generator=gen)[:, 0]
+            q = torch.quantile(x, torch.tensor([0.1, 0.5, 0.9])).tolist()
+            at_zero = float((x.abs() < 0.1).float().mean())
+            at_points = float(((x.abs() - 0.4).abs() < 0.05).float().mean())
+            print(
+                f"| {name} | {zeta} | {q[1]:.2f} | {q[0]:.2f} / {q[2]:.2f} | {at_zero:.3f} | "
+                f"{at_points:.3f} |"
+            )
 
 
 if __name__ == "__main__":
