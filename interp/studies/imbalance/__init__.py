@@ -11,6 +11,7 @@ Example:
 from interp.studies.imbalance.speciation import (
     class_of,
     closed_form_speciation_time,
+    ou_score,
     reverse_ou,
     speciation_time,
     u_turns,
@@ -19,6 +20,7 @@ from interp.studies.imbalance.speciation import (
 __all__ = [
     "class_of",
     "closed_form_speciation_time",
+    "ou_score",
     "reverse_ou",
     "speciation_time",
     "u_turns",

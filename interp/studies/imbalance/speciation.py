@@ -32,6 +32,7 @@ from torch import Tensor
 from interp.tasks.mixtures import MixtureTask, ou_coefficients
 
 __all__ = [
+    "ou_score",
     "closed_form_speciation_time",
     "reverse_ou",
     "class_of",
@@ -40,6 +41,29 @@ __all__ = [
 ]
 
 Score = Callable[[Tensor, float], Tensor]  # (x [..., d], t) -> score [..., d]
+
+
+def ou_score(denoiser: Callable[[Tensor, Tensor], Tensor]) -> Score:
+    """The OU score of a trained EDM denoiser D(x; sigma) (e.g. a one-model `DiT`: pass
+    `lambda x, s: dit(x, s)[0]`): x_t = a x + sqrt(Delta) eta is a / (x + sigma eta) with
+    sigma = sqrt(Delta) / a, so score(x_t, t) = (D(x_t / a; sigma) - x_t / a) / (sigma^2 a).
+
+    Example:
+        >>> exact = lambda x, s: x / (1 + s[..., None] ** 2)   # the denoiser of N(0, I) data
+        >>> x = torch.randn(5, 3)
+        >>> torch.allclose(ou_score(exact)(x, 0.7), -x)        # N(0, I) stays N(0, I)
+        True
+    """
+
+    @torch.no_grad()
+    def score(x: Tensor, t: float) -> Tensor:
+        a, delta = ou_coefficients(t)
+        sigma = math.sqrt(delta) / a
+        scaled = x / a
+        levels = torch.full(x.shape[:-1], sigma, dtype=x.dtype, device=x.device)
+        return (denoiser(scaled, levels) - scaled) / (sigma * sigma * a)
+
+    return score
 
 
 def closed_form_speciation_time(m: float, rho_major: float, rho_minor: float) -> float:
