@@ -378,9 +378,5 @@ def population_basins(
             f"the population denoiser is exact for parity and group_parity, not {rule!r}"
         )
     targets = basin_targets(task, seed=seed) if targets is None else targets
-    denoiser = ParityDenoiser(task.d, task.config.group)  # one for every model: no models axis
-    per_model = [
-        _radii(denoiser, {k: v[m] for k, v in targets.items()}, sigmas, repeats, level, seed)
-        for m in range(task.models)
-    ]
-    return {k: torch.stack([r[k] for r in per_model]) for k in targets}
+    # one denoiser for every model: it broadcasts over the targets' models axis
+    return _radii(ParityDenoiser(task.d, task.config.group), targets, sigmas, repeats, level, seed)
