@@ -65,9 +65,7 @@ def config_from_dict(cls: type[C], data: Any, where: str = "config") -> C:
     required = [
         f.name
         for f in fields(cls)
-        if f.init
-        and f.default is dataclasses.MISSING
-        and f.default_factory is dataclasses.MISSING
+        if f.init and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
     ]
     missing = [n for n in required if n not in data]
     if missing:
@@ -209,6 +207,31 @@ class Ensemble(HookedRootModule):
             raise ValueError(f"models {idx} must be indices in [0, {self.models})")
         idx = [i % self.models for i in idx]
         return type(self)(self.cfg.subset(idx), self.device, self._select_weights(idx))
+
+    @classmethod
+    def concat(cls, parts: Sequence[Ensemble]) -> Ensemble:
+        """One ensemble holding the models of `parts` in order (e.g. the checkpoints of a run at
+        several steps, side by side); their configs must agree but for `models` and `seed`.
+
+        Example:
+            >>> run = interp.load_run("checkpoints/dit_group2_d16")
+            >>> both = interp.DiT.concat([run.model(305), run.model(3000)])
+            >>> both.cfg.models, both.cfg.seed
+            (4, (0, 0, 0, 0))
+        """
+        parts = list(parts)
+        if not parts or any(type(p) is not cls for p in parts):
+            raise ValueError(f"concat needs one or more {cls.__name__} ensembles")
+        first = parts[0].cfg
+        for p in parts[1:]:
+            if replace(p.cfg, models=first.models, seed=first.seed) != first:
+                raise ValueError(f"cannot concat {cls.__name__}s of different configs: {p.cfg}")
+        if any(model is not None for _, model in parts[0].parameter_models().values()):
+            raise ValueError(f"{cls.__name__} keeps per-model modules: concat is not supported")
+        seeds = tuple(s for p in parts for s in p.cfg.seed)
+        cfg = replace(first, models=len(seeds), seed=seeds)
+        weights = {k: torch.cat([p.weights()[k] for p in parts]) for k in parts[0].weights()}
+        return cls(cfg, parts[0].device, weights)
 
     def parameter_models(self) -> dict[str, tuple[nn.Parameter, int | None]]:
         """Each parameter with the model it belongs to: None when it has the models axis (every

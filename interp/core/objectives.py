@@ -7,6 +7,12 @@ fit together before anything is written, and then answers three questions for an
     metrics(model, step)      -> {name: [models]}   what to log at a logged step
     chunk                     -> models per forward/backward (a CPU runs cache-sized chunks)
 
+An objective may also keep state across steps (a target network): then it has
+`after_step(model)`, called after every optimizer step, and `state()` / `load_state(tensors)`,
+which the run's resume state stores. An objective that is not a model kind's own (consistency
+distillation of a teacher) is passed to `train` as a *spec* (`ObjectiveSpec`): it builds the
+objective, stores itself in the run (`entry`, `save`) and is read back by `from_run` on resume.
+
 `forward` is the model or a functional view of a slice of its models. Every random draw (the
 minibatch, a diffusion's noise levels and noise) comes from (model seed, step) alone, on the
 CPU, so an ensemble trains as its models alone, a resumed run ends where an uninterrupted one
@@ -40,6 +46,7 @@ from interp.core.metrics import accuracies, masked_mean
 
 __all__ = [
     "Objective",
+    "ObjectiveSpec",
     "Classification",
     "Denoising",
     "NextToken",
@@ -66,6 +73,23 @@ class Objective(Protocol):
     def loss(self, forward: Callable[..., Tensor], rows: slice, step: int) -> Tensor: ...
 
     def metrics(self, model: nn.Module, step: int) -> dict[str, Tensor]: ...
+
+
+class ObjectiveSpec(Protocol):
+    """An objective chosen by the caller instead of the model kind's own (see the module
+    docstring); `kind` names it in `interp.core.registry.OBJECTIVE_KINDS`."""
+
+    kind: str
+    losses: tuple[str, ...]
+
+    def build(self, model: nn.Module, task: Any, cfg: Any, device: torch.device) -> Objective: ...
+
+    def entry(self) -> dict[str, Any]: ...
+
+    def save(self, run: Any) -> None: ...
+
+    @classmethod
+    def from_run(cls, entry: dict[str, Any], run: Any, device: torch.device) -> ObjectiveSpec: ...
 
 
 def _generators(seeds: Sequence[int], step: int) -> list[torch.Generator]:
@@ -354,7 +378,7 @@ OBJECTIVES: dict[str, type] = {
     "gpt": NextToken,
     "random_features": ScoreMatching,
 }
-LOSSES = ("mse", "ce", "edm")
+LOSSES = ("mse", "ce", "edm", "l2")
 
 
 def register_objective(model_kind: str, objective: type) -> None:
@@ -363,17 +387,25 @@ def register_objective(model_kind: str, objective: type) -> None:
     OBJECTIVES[model_kind] = objective
 
 
-def objective_for(model: nn.Module, task: Any, cfg: Any, device: torch.device) -> Objective:
-    """The objective of `model`'s kind, checked against the task and the config (one-line
-    `ValueError` naming what does not fit)."""
+def objective_for(
+    model: nn.Module,
+    task: Any,
+    cfg: Any,
+    device: torch.device,
+    spec: ObjectiveSpec | None = None,
+) -> Objective:
+    """The objective of `model`'s kind (or the one `spec` builds), checked against the task and
+    the config (one-line `ValueError` naming what does not fit)."""
     from interp.core.runs import check_pair
 
     kind = getattr(model, "kind", None)
-    if kind not in OBJECTIVES:
+    if spec is None and kind not in OBJECTIVES:
         trainable = ", ".join(sorted(OBJECTIVES))
         raise ValueError(f"cannot train a {type(model).__name__}; trainable kinds: {trainable}")
     check_pair(model, task)
-    cls = OBJECTIVES[kind]
-    if cfg.loss not in cls.losses:
-        raise ValueError(f"loss {cfg.loss!r}: a {kind} trains with {' or '.join(cls.losses)}")
-    return cls(model, task, cfg, device)
+    losses, what = (spec.losses, spec.kind) if spec is not None else (OBJECTIVES[kind].losses, kind)
+    if cfg.loss not in losses:
+        raise ValueError(f"loss {cfg.loss!r}: a {what} trains with {' or '.join(losses)}")
+    if spec is not None:
+        return spec.build(model, task, cfg, device)
+    return OBJECTIVES[kind](model, task, cfg, device)

@@ -17,7 +17,9 @@ from typing import Any
 __all__ = [
     "MODEL_KINDS",
     "TASK_KINDS",
+    "OBJECTIVE_KINDS",
     "model_class",
+    "objective_class",
     "task_class",
     "register_model",
     "register_task",
@@ -29,6 +31,11 @@ MODEL_KINDS: dict[str, str] = {
     "gpt": "interp.models.gpt:GPT",
     "restricted_logits": "interp.models.restricted:RestrictedLogits",
     "random_features": "interp.models.random_features:RandomFeatures",
+}
+# Objectives a caller chooses over the model kind's own (`train(..., objective=spec)`), read
+# back from a run's config on resume.
+OBJECTIVE_KINDS: dict[str, str] = {
+    "consistency_distillation": "interp.studies.distillation.objective:ConsistencyDistillation",
 }
 TASK_KINDS: dict[str, str] = {
     "modular": "interp.tasks.modular:ModularTask",
@@ -52,6 +59,11 @@ def model_class(kind: Any) -> type:
 def task_class(kind: Any) -> type:
     """The task class registered as `kind` (`ValueError` naming the known kinds otherwise)."""
     return _load(TASK_KINDS, kind, "task")
+
+
+def objective_class(kind: Any) -> type:
+    """The objective spec class registered as `kind`."""
+    return _load(OBJECTIVE_KINDS, kind, "objective")
 
 
 def register_model(cls: type) -> type:

@@ -36,7 +36,8 @@ from tqdm.auto import tqdm
 
 from interp.core.device import resolve_device
 from interp.core.ensemble import config_from_dict
-from interp.core.objectives import LOSSES, Objective, objective_for
+from interp.core.objectives import LOSSES, Objective, ObjectiveSpec, objective_for
+from interp.core.optim import BatchedOptimizer
 from interp.core.runs import (
     STATE,
     CheckpointError,
@@ -52,7 +53,15 @@ from interp.core.runs import (
     write_tensors,
 )
 
-__all__ = ["TrainConfig", "TrainResult", "train", "resume", "checkpoint_schedule", "NonFiniteError"]
+__all__ = [
+    "TrainConfig",
+    "TrainResult",
+    "train",
+    "resume",
+    "checkpoint_schedule",
+    "NonFiniteError",
+    "BatchedOptimizer",
+]
 
 OPTIMIZERS = ("adamw", "sgd")
 
@@ -85,7 +94,8 @@ class TrainConfig:
         betas: AdamW betas (Doshi et al.: 0.9, 0.98).
         momentum: SGD momentum.
         loss: what the model kind's objective accepts: "mse" (on one-hot targets, mean over
-            examples and classes) or "ce" for an MLP; "edm" for a DiT; "ce" (next bit) for a GPT.
+            examples and classes) or "ce" for an MLP; "edm" for a DiT; "ce" (next bit) for a GPT;
+            "l2" for consistency distillation.
         batch_size: training examples per model per step; None: every training example of each
             model at every step (full batch). An MLP walks through reshuffled epochs (the last
             partial batch dropped); a DiT or GPT draws its strings with replacement.
@@ -178,52 +188,6 @@ class TrainResult:
     run: Path | None = None
 
 
-class BatchedOptimizer:
-    """AdamW or SGD whose learning rate and weight decay are `[models]` tensors: broadcast over
-    the leading models axis of a stacked parameter, or taken at the model's index for a
-    parameter that belongs to one model (`Ensemble.parameter_models`). AdamW follows
-    `torch.optim.AdamW` exactly."""
-
-    def __init__(
-        self, params: dict[str, tuple[Tensor, int | None]], cfg: TrainConfig, models: int
-    ) -> None:
-        self.params = params
-        self.cfg = cfg
-        device = next(iter(params.values()))[0].device
-        self.lr = torch.tensor(cfg.per_model("lr", models), device=device)
-        self.wd = torch.tensor(cfg.per_model("weight_decay", models), device=device)
-        self.step_count = 0
-        buffers = ("exp_avg", "exp_avg_sq") if cfg.optimizer == "adamw" else ("momentum",)
-        self.state = {
-            f"{b}.{n}": torch.zeros_like(p) for n, (p, _) in params.items() for b in buffers
-        }
-
-    def _per_model(self, x: Tensor, like: Tensor, model: int | None) -> Tensor:
-        return x.view(-1, *([1] * (like.dim() - 1))) if model is None else x[model]
-
-    @torch.no_grad()
-    def step(self) -> None:
-        self.step_count += 1
-        t = self.step_count
-        for name, (p, model) in self.params.items():
-            g = p.grad
-            lr, wd = self._per_model(self.lr, p, model), self._per_model(self.wd, p, model)
-            if self.cfg.optimizer == "adamw":
-                b1, b2 = self.cfg.betas
-                m, v = self.state[f"exp_avg.{name}"], self.state[f"exp_avg_sq.{name}"]
-                p.mul_(1 - lr * wd)
-                m.lerp_(g, 1 - b1)
-                v.mul_(b2).addcmul_(g, g, value=1 - b2)
-                denom = (v.sqrt() / math.sqrt(1 - b2**t)).add_(1e-8)
-                p.sub_(lr / (1 - b1**t) * m / denom)
-            else:
-                d = g + wd * p
-                if self.cfg.momentum:
-                    buf = self.state[f"momentum.{name}"]
-                    d = buf.mul_(self.cfg.momentum).add_(d)
-                p.sub_(lr * d)
-
-
 def _backward(model: nn.Module, objective: Objective, step: int) -> Tensor:
     """Set `.grad` of every parameter to the gradient of the sum over models of each model's
     loss, `objective.chunk` models at a time (the models never interact, so the slices are
@@ -242,6 +206,7 @@ def _backward(model: nn.Module, objective: Objective, step: int) -> Tensor:
     for i in range(0, models, objective.chunk):
         rows = slice(i, i + objective.chunk)
         leaves = {k: v[rows].detach().requires_grad_() for k, v in params.items()}
+
         def forward(*args: Tensor, leaves: dict[str, Tensor] = leaves) -> Tensor:
             return functional_call(model, leaves, args)
 
@@ -276,6 +241,7 @@ def train(
     progress: bool = True,
     command: str | None = None,
     reuse: bool = False,
+    objective: ObjectiveSpec | None = None,
 ) -> TrainResult:
     """Train every model of an ensemble on its own part of `task`, batched, in place.
 
@@ -293,6 +259,8 @@ def train(
             instead of refusing the folder: a finished run is loaded (the returned model is
             its last step), an interrupted one resumed. Long sweeps call this again after a
             kill and lose nothing.
+        objective: train on this objective instead of the model kind's own (e.g.
+            `interp.studies.distillation.ConsistencyDistillation`); a run folder stores it.
 
     Returns:
         `TrainResult` with the trained model, the metrics and the run folder.
@@ -304,15 +272,20 @@ def train(
     """
     device = resolve_device(device)
     # Everything that can fail is checked before a run folder is created.
-    objective = objective_for(model, task, config, device)
+    spec = objective
+    objective = objective_for(model, task, config, device, spec)
     config.per_model("lr", task.models), config.per_model("weight_decay", task.models)
     entry = {"task": task_entry(task), "model": model_entry(model), "train": config.to_dict()}
+    if spec is not None:
+        entry["objective"] = {"kind": spec.kind, **spec.entry()}
     if out is not None and reuse and (Path(out) / "config.json").exists():
         return _reuse(Path(out), entry, device, progress)
     run = None
     if out is not None:
         run = new_run(out, {"command": command, **entry})
     try:
+        if spec is not None and run is not None:
+            spec.save(run)
         return _loop(model, objective, task, config, run, device, progress, start=0)
     except BaseException:
         if run is not None and not (run / STATE).exists():
@@ -355,22 +328,38 @@ def resume(
         raise CheckpointError(f"{run.path / 'config.json'}: {e}") from None
     remove_stale_temporaries(run.path)
     device = resolve_device(device)
+    spec = _stored_objective(run, device)
     if not (run.path / STATE).exists():  # killed before the first checkpoint: start over
         model, task = _fresh(run), _fresh_task(run)
-        objective = objective_for(model, task, config, device)
+        objective = objective_for(model, task, config, device, spec)
         return _loop(model, objective, task, config, run.path, device, progress, start=0)
-    start, model, optim_state, metrics = _resume_state(run, device)
-    objective = objective_for(model, run.task, config, device)
+    start, model, state, metrics = _resume_state(run, device)
+    objective = objective_for(model, run.task, config, device, spec)
     return _loop(
-        model, objective, run.task, config, run.path, device, progress, start, optim_state, metrics
+        model, objective, run.task, config, run.path, device, progress, start, state, metrics
     )
 
 
+def _stored_objective(run: Run, device: torch.device) -> ObjectiveSpec | None:
+    """The objective spec a run was trained with (None: the model kind's own)."""
+    from interp.core.registry import objective_class
+
+    entry = run.config.get("objective")
+    if entry is None:
+        return None
+    try:
+        cls = objective_class(entry.get("kind") if isinstance(entry, dict) else entry)
+        return cls.from_run({k: v for k, v in entry.items() if k != "kind"}, run.path, device)
+    except ValueError as e:
+        raise CheckpointError(f"{run.path / 'config.json'}: bad objective ({e})") from None
+
+
 def _reuse(path: Path, entry: dict, device: torch.device, progress: bool) -> TrainResult:
-    """The run in `path` when it was made from `entry` (task, model, train): loaded when it
-    finished, resumed when it was cut."""
+    """The run in `path` when it was made from `entry` (task, model, train, objective): loaded
+    when it finished, resumed when it was cut."""
     run = load_run(path)
-    for part, wanted in entry.items():
+    for part in ("task", "model", "train", "objective"):
+        wanted = entry.get(part)
         if _normalized(part, run.config.get(part)) != _normalized(part, wanted):
             raise ValueError(
                 f"{path} holds another run: its {part} config differs from the one asked for "
@@ -386,7 +375,7 @@ def _normalized(part: str, entry: Any) -> Any:
     """A config entry read back through its class (defaults filled in), for comparisons."""
     from interp.core.registry import model_class, task_class
 
-    if not isinstance(entry, dict):
+    if not isinstance(entry, dict) or part == "objective":
         return entry
     try:
         if part == "train":
@@ -423,8 +412,8 @@ def _fresh_task(run: Run) -> Any:
 def _resume_state(
     run: Run, device: torch.device
 ) -> tuple[int, nn.Module, dict[str, Tensor], dict[str, Tensor]]:
-    """What a run needs to continue: `(step, model with its weights, optimizer state, metrics
-    logged before that step)` (the resumed loop logs `step` again)."""
+    """What a run needs to continue: `(step, model with its weights, optimizer and objective
+    state, metrics logged before that step)` (the resumed loop logs `step` again)."""
     state_path = run.path / STATE
     state, meta = read_tensors(state_path)
     try:
@@ -439,9 +428,9 @@ def _resume_state(
         model = type(model)(model.cfg, device, weights)
     except ValueError as e:
         raise CheckpointError(f"{state_path}: does not match this run's model ({e})") from None
-    optim_state = {k.removeprefix("optim."): v for k, v in state.items() if k.startswith("optim.")}
+    kept = {k: v for k, v in state.items() if k.startswith(("optim.", "objective."))}
     metrics = {k: v[run.metrics["step"] < start] for k, v in run.metrics.items()}
-    return start, model, optim_state, metrics
+    return start, model, kept, metrics
 
 
 def _progress(
@@ -480,17 +469,26 @@ def _loop(
     device: torch.device,
     progress: bool,
     start: int,
-    optim_state: dict[str, Tensor] | None = None,
+    state: dict[str, Tensor] | None = None,
     metrics: dict[str, Tensor] | None = None,
 ) -> TrainResult:
     model = model.to(device).train()
     opt = BatchedOptimizer(model.parameter_models(), cfg, task.models)
-    if optim_state is not None:
+    after_step = getattr(objective, "after_step", None)
+    if state is not None:
+        optim_state = {
+            k.removeprefix("optim."): v for k, v in state.items() if k.startswith("optim.")
+        }
         opt.step_count = start
         if set(optim_state) != set(opt.state):
             raise CheckpointError(f"{run}: the resume state's optimizer does not match the model")
         for k, v in optim_state.items():
             opt.state[k].copy_(v)
+        if hasattr(objective, "load_state"):
+            prefix = "objective."
+            objective.load_state(
+                {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
+            )
     history: dict[str, list[Tensor]] = {k: list(v) for k, v in (metrics or {}).items()}
     extra_logs = set(checkpoint_schedule(cfg.steps, 0, cfg.log_log)) if cfg.log_log else set()
     for step, saving, bar in _progress(cfg, run is not None, start, progress, model.kind):
@@ -502,18 +500,26 @@ def _loop(
             for k, v in logged.items():
                 history.setdefault(k, []).append(v.cpu())
             bar.set_postfix(_postfix(logged))
-        if saving and not (optim_state is not None and step == start):
-            _checkpoint(run, step, model, task, opt, history)
+        if saving and not (state is not None and step == start):
+            _checkpoint(run, step, model, task, opt, objective, history)
         if step == cfg.steps:
             break
         _backward(model, objective, step)  # no per-step check: it would sync a GPU each step
         opt.step()
+        if after_step is not None:
+            after_step(model)
     model.eval()
     return TrainResult(model, {k: torch.stack(v) for k, v in history.items()}, run)
 
 
 def _checkpoint(
-    run: Path, step: int, model: nn.Module, task: Any, opt: BatchedOptimizer, history: dict
+    run: Path,
+    step: int,
+    model: nn.Module,
+    task: Any,
+    opt: BatchedOptimizer,
+    objective: Objective,
+    history: dict,
 ) -> None:
     """Step file first, then metrics, then resume state: a crash between writes resumes from the
     previous state and rewrites the same step file."""
@@ -522,4 +528,6 @@ def _checkpoint(
     write_tensors(run / "metrics.safetensors", {k: torch.stack(v) for k, v in history.items()}, {})
     state = {f"param.{k}": v for k, v in model.weights().items()}
     state |= {f"optim.{k}": v for k, v in opt.state.items()}
+    if hasattr(objective, "state"):
+        state |= {f"objective.{k}": v for k, v in objective.state().items()}
     write_tensors(run / STATE, state, {"step": str(step)})

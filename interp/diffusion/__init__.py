@@ -1,6 +1,6 @@
 """What the generative studies share: EDM preconditioning and loss, the noise schedule, the
-Heun and stochastic samplers, the empirical optimal (memorizing) denoiser, and the memorization
-of continuous samples (d1 / d2, f_mem).
+Heun and stochastic samplers, consistency models' boundary and multistep sampler, the empirical
+optimal (memorizing) denoiser, and the memorization of continuous samples (d1 / d2, f_mem).
 
 Example:
     >>> from interp.diffusion import EmpiricalDenoiser, sample
@@ -12,6 +12,12 @@ Example:
             [0.5000, 0.5000]])
 """
 
+from interp.diffusion.consistency import (
+    SIGMA_MIN,
+    TWO_STEP_LEVEL,
+    consistency_boundary,
+    consistency_sample,
+)
 from interp.diffusion.edm import (
     SIGMA_DATA,
     Denoiser,
@@ -20,6 +26,7 @@ from interp.diffusion.edm import (
     edm_loss_weight,
     edm_precondition,
     heun_sample,
+    heun_step,
     sample,
     sample_training_sigmas,
     sigma_schedule,
@@ -33,12 +40,17 @@ from interp.diffusion.memorization import (
 
 __all__ = [
     "SIGMA_DATA",
+    "SIGMA_MIN",
+    "TWO_STEP_LEVEL",
     "Denoiser",
     "EmpiricalDenoiser",
+    "consistency_boundary",
+    "consistency_sample",
     "edm_example_loss",
     "edm_loss_weight",
     "edm_precondition",
     "heun_sample",
+    "heun_step",
     "is_memorized_continuous",
     "memorization_ratio",
     "memorized_fraction",

@@ -33,6 +33,7 @@ __all__ = [
     "sample_training_sigmas",
     "sigma_schedule",
     "heun_sample",
+    "heun_step",
     "stochastic_sample",
     "sample",
     "EmpiricalDenoiser",
@@ -272,16 +273,39 @@ def heun_sample(denoiser: Denoiser, x: Tensor, sigmas: Tensor) -> Tensor:
                 [ 0.5000, -0.5000]])
     """
     sigmas = _check_sigmas(sigmas, x)
-    steps = sigmas.shape[0] - 1
-    for i in range(steps):
-        t, t_next = sigmas[i], sigmas[i + 1]
-        d_cur = _slope(x, denoiser(x, t), t)
-        x_next = x + _col(t_next - t) * d_cur
-        if i < steps - 1:
-            d_next = _slope(x_next, denoiser(x_next, t_next), t_next)
-            x_next = x + _col(t_next - t) * (d_cur + d_next) / 2
-        x = torch.where(_col(t > 0), x_next, x)  # samples already at 0 stay put
+    for i in range(sigmas.shape[0] - 1):
+        x = heun_step(denoiser, x, sigmas[i], sigmas[i + 1])
     return x
+
+
+@torch.no_grad()
+def heun_step(denoiser: Denoiser, x: Tensor, t: Tensor, t_next: Tensor) -> Tensor:
+    """One step of the probability-flow ODE from level t to t_next: Heun's method (second
+    order) where t_next > 0, Euler where t_next = 0 (the slope is undefined there); a sample at
+    t = 0 stays put.
+
+    Args:
+        denoiser: `D(x, sigma)`, see the module docstring.
+        x: `[..., batch, d]` at level t.
+        t, t_next: levels, scalars or `[..., batch]` (one pair per sample).
+
+    Returns:
+        `[..., batch, d]` at level t_next (one or two denoiser calls).
+
+    Example:
+        >>> D = EmpiricalDenoiser(torch.tensor([[0.5, -0.5]]))    # one point: D(x; s) = it
+        >>> heun_step(D, torch.tensor([[2.5, 1.5]]), torch.tensor(2.0), torch.tensor(1.0))
+        tensor([[1.5000, 0.5000]])
+    """
+    t = torch.as_tensor(t, dtype=x.dtype, device=x.device)
+    t_next = torch.as_tensor(t_next, dtype=x.dtype, device=x.device)
+    d_cur = _slope(x, denoiser(x, t), t)
+    x_next = x + _col(t_next - t) * d_cur
+    if bool((t_next > 0).any()):
+        d_next = _slope(x_next, denoiser(x_next, t_next), t_next)
+        heun = x + _col(t_next - t) * (d_cur + d_next) / 2
+        x_next = torch.where(_col(t_next > 0), heun, x_next)
+    return torch.where(_col(t > 0), x_next, x)  # samples already at 0 stay put
 
 
 @torch.no_grad()

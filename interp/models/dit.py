@@ -7,7 +7,9 @@ pre-norm transformer without a causal mask, conditioned on the noise level by ad
 
     D(x; s) = c_skip(s) x + c_out(s) F(c_in(s) x; c_noise(s))
 
-so the model itself is a denoiser `D(x, sigma) -> x_hat`, the contract the samplers use. The
+so the model itself is a denoiser `D(x, sigma) -> x_hat`, the contract the samplers use. With
+`boundary="consistency"` the skip and output scales are Song et al.'s consistency boundary
+instead (`interp.diffusion.consistency`): the model is then a one-step sampler f(x; sigma). The
 modulation and output layers start at zero, so at init F = 0 and D(x; s) = c_skip(s) x.
 
 Every weight has a leading `models` axis; attention and MLPs are batched matrix products over
@@ -39,12 +41,11 @@ from torch import Tensor, nn
 from transformer_lens.hook_points import HookPoint
 
 from interp.core.ensemble import Ensemble, EnsembleConfig
-from interp.diffusion import (
-    SIGMA_DATA,
-    edm_precondition,
-)
+from interp.diffusion import SIGMA_DATA, consistency_boundary, edm_precondition
 
-__all__ = ["DiT", "DiTConfig"]
+__all__ = ["DiT", "DiTConfig", "BOUNDARIES"]
+
+BOUNDARIES = ("edm", "consistency")
 
 # The Fourier features of c_noise = ln(sigma)/4 use frequencies log-spaced over [1, 100] rad per
 # unit: over sigma in [0.002, 80] (c_noise in [-1.55, 1.10]) they run from under half a turn
@@ -66,6 +67,10 @@ class DiTConfig(EnsembleConfig):
         models: ensemble size; `seed` gives one init seed per model.
         seed: one seed per model (a single seed s gives s, s+1, ...); equal seeds start identical.
         sigma_data: standard deviation of the clean data (0.5 for bits mapped to +-0.5).
+        boundary: "edm" (the model is a denoiser D(x; s), EDM's preconditioning) or
+            "consistency" (a consistency function f(x; s) with f(x; sigma_min) = x, Song et
+            al. 2023's preconditioning; see `interp.diffusion.consistency`).
+        sigma_min: the lowest level, where a consistency function is the identity.
     """
 
     d: int
@@ -74,6 +79,8 @@ class DiTConfig(EnsembleConfig):
     n_heads: int = 4
     d_mlp: int | None = None
     sigma_data: float = SIGMA_DATA
+    boundary: str = "edm"
+    sigma_min: float = 0.002
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -87,6 +94,10 @@ class DiTConfig(EnsembleConfig):
         self._positive("d_mlp")
         if not (math.isfinite(self.sigma_data) and self.sigma_data > 0):
             raise ValueError(f"sigma_data={self.sigma_data} must be finite and > 0")
+        if self.boundary not in BOUNDARIES:
+            raise ValueError(f"boundary {self.boundary!r} is not one of {', '.join(BOUNDARIES)}")
+        if not (math.isfinite(self.sigma_min) and self.sigma_min > 0):
+            raise ValueError(f"sigma_min={self.sigma_min} must be finite and > 0")
 
     @property
     def d_head(self) -> int:
@@ -214,7 +225,8 @@ class DiT(Ensemble):
         return weights
 
     def forward(self, x: Tensor, sigma: Tensor | float | None = None) -> Tensor:
-        """The denoiser D(x; sigma).
+        """The denoiser D(x; sigma), or the consistency function f(x; sigma) when
+        `cfg.boundary` is "consistency" (the same network F, another skip connection).
 
         Args:
             x: noisy samples `[batch, d]` (shared by every model) or `[models, batch, d]`.
@@ -237,6 +249,8 @@ class DiT(Ensemble):
                 f"{tuple(x.shape[:-1])}"
             ) from err
         c_skip, c_out, c_in, c_noise = edm_precondition(sigma, self.cfg.sigma_data)
+        if self.cfg.boundary == "consistency":
+            c_skip, c_out = consistency_boundary(sigma, self.cfg.sigma_data, self.cfg.sigma_min)
         return c_skip[..., None] * x + c_out[..., None] * self.raw(c_in[..., None] * x, c_noise)
 
     def raw(self, x_in: Tensor, c_noise: Tensor) -> Tensor:
