@@ -11,6 +11,7 @@
     interp basins runs/parity_N [--step 4000 | --over-training] [--targets 16] [--out DIR]
     interp train mixture --n 100 200 400 800 --d 50 --p 2000 --t 0.1 --out runs/rf
     interp score-clocks runs/rf [--json] [--out DIR]
+    interp distill runs/dit --out runs/cd [--step 305 3000 | --teacher empirical] [--json]
 
 Each study brings its own commands (`interp.studies.<study>.cli`); this module finds them and
 imports a study only for the command that runs, so `interp --help` loads neither torch nor
@@ -71,6 +72,10 @@ COMMANDS = {
     "score-clocks": (
         "interp.studies.rf_clocks.cli",
         "tau_gen and tau_mem of a random-features score-model run, against n",
+    ),
+    "distill": (
+        "interp.studies.distillation.cli",
+        "consistency-distill a DiT run (or its empirical denoiser); teacher vs student copies",
     ),
 }
 

@@ -1,8 +1,23 @@
-"""Consistency distillation of a memorizing teacher (Jiang & Zou 2026; Song et al. 2023)."""
+"""Consistency distillation of a memorizing teacher (Jiang & Zou 2026; Song et al. 2023): the
+distillation objective for the one training loop, a student that starts from its teacher, and the
+teacher-against-student comparison of memorization and quality on the same starting noise.
 
+Example:
+    >>> from interp.studies import distillation
+    >>> spec = distillation.ConsistencyDistillation("empirical", levels=18, mu=0.95)
+    >>> spec.grid()[[0, -1]]                                   # the Karras grid's two ends
+    tensor([8.0000e+01, 2.0000e-03])
+"""
+
+from interp.studies.distillation.compare import SamplerComparison, compare_samplers
 from interp.studies.distillation.objective import (
     ConsistencyDistillation,
     consistency_student,
 )
 
-__all__ = ["ConsistencyDistillation", "consistency_student"]
+__all__ = [
+    "ConsistencyDistillation",
+    "SamplerComparison",
+    "compare_samplers",
+    "consistency_student",
+]
