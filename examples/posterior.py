@@ -7,21 +7,27 @@ posterior weights of the five points as the prior's width sigma grows (limiting,
 quadrature, linearized with and without the log det of the evidence), their effective number of
 modes, and where diffusion posterior sampling with the memorizing (empirical) denoiser as the
 prior puts its samples, against the guidance strength zeta; then the same with a small DiT
-trained on the five points (4000 steps) as the prior. About 30 seconds on a CPU.
+trained on the five points (4000 steps) as the prior; then the effective modes over a grid of
+sigma, where they leave their limiting value, against critical_sigma, for three gammas. About
+20 seconds on a CPU.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 
 import interp
 from interp.diffusion import EmpiricalDenoiser
 from interp.studies.posterior import (
+    critical_sigma,
     dps_sample,
     effective_modes,
     exact_weights,
     limiting_weights,
     linearized_posterior,
+    modes_curve,
     nearest_fractions,
 )
 from interp.tasks.mixtures import mixture_task
@@ -60,6 +66,7 @@ def main() -> None:
         x = dps_sample(prior, forward, Y, (2000, 1), zeta, generator=gen)
         print(row(str(zeta), nearest_fractions(x, POINTS)))
     trained_prior()
+    critical_width()
 
 
 def trained_prior() -> None:
@@ -88,6 +95,46 @@ def trained_prior() -> None:
                 f"| {name} | {zeta} | {q[1]:.2f} | {q[0]:.2f} / {q[2]:.2f} | {at_zero:.3f} | "
                 f"{at_points:.3f} |"
             )
+
+
+def first_above(sigmas: torch.Tensor, modes: torch.Tensor, level: float) -> float:
+    """The first sigma where the modes `[S]` pass `level`, interpolated linearly in log sigma
+    between the grid's sigmas `[S]` (nan if they never do)."""
+    above = (modes > level).nonzero()
+    if len(above) == 0 or int(above[0]) == 0:
+        return math.nan
+    i = int(above[0])
+    t = (level - float(modes[i - 1])) / float(modes[i] - modes[i - 1])
+    return math.exp((1 - t) * math.log(sigmas[i - 1]) + t * math.log(sigmas[i]))
+
+
+def critical_width() -> None:
+    """Where the effective modes leave their limiting value (by 0.5), against critical_sigma
+    (delta: the mean nearest-neighbour spacing of the points)."""
+    names = ("exact", "linearized", "linearized without log det")
+    sigmas = torch.logspace(-2, math.log10(2.0), 33, dtype=torch.float64)  # 0.01 .. 2
+    curves = {gamma: modes_curve(forward, POINTS, Y, gamma, sigmas) for gamma in (0.1, GAMMA, 1.0)}
+    print(f"\n## Effective modes against sigma, gamma {GAMMA} (limiting: 2.00)\n")
+    print("| sigma | exact | linearized | linearized without log det |")
+    print("|---|---|---|---|")
+    for i in range(0, len(sigmas), 2):
+        cells = " | ".join(f"{float(curves[GAMMA][name][i]):.2f}" for name in names)
+        print(f"| {float(sigmas[i]):.3f} | {cells} |")
+    print("\n## The transition: first sigma with modes above limiting + 0.5, and critical_sigma\n")
+    print(
+        "| gamma | limiting modes | critical_sigma | exact modes at critical_sigma | "
+        + " | ".join(names)
+        + " |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for gamma, curve in curves.items():
+        limiting = float(curve["limiting"][0])
+        crossings = " | ".join(
+            f"{first_above(sigmas, curve[name], limiting + 0.5):.3f}" for name in names
+        )
+        s_crit = critical_sigma(forward, POINTS, Y, gamma)
+        there = float(modes_curve(forward, POINTS, Y, gamma, s_crit[None])["exact"][0])
+        print(f"| {gamma} | {limiting:.2f} | {float(s_crit):.3f} | {there:.2f} | {crossings} |")
 
 
 if __name__ == "__main__":

@@ -211,3 +211,73 @@ def test_a_student_of_the_empirical_denoiser_reproduces_its_training_points():
     trained = interp.train(student, task, cfg, objective=spec, progress=False).model
     after = [error(trained, s) for s in levels]
     assert after[0] < 0.5 * before[0] and after[1] < 0.005 < 0.03 < before[1], (before, after)
+
+
+# ---------------------------------------------------------------------------------------------
+# stages of a run, the comparison and the command
+
+
+def test_run_teachers_stack_a_runs_checkpoints_with_their_strings():
+    from interp.studies.distillation import run_teachers
+
+    run = interp.load_run("checkpoints/dit_group2_d16")
+    teacher, task, labels = run_teachers(run, [97, 3000])
+    assert labels[1] == "step 97, N=64" and teacher.cfg.models == 4
+    assert torch.equal(teacher.weights()["W_pos"][3], run.model(3000).weights()["W_pos"][1])
+    assert torch.equal(task.mask[3], run.task.mask[1])
+    with pytest.raises(ValueError, match="each must be a saved step"):
+        run_teachers(run, [98])
+    with pytest.raises(ValueError, match="repeat a step"):
+        run_teachers(run, [97, 97])
+
+
+def test_compare_samplers_scores_the_empirical_teacher_as_all_copies():
+    from interp.studies.distillation import compare_samplers
+
+    task = _task()
+    result = compare_samplers("empirical", _student(), task, samples=64, second_levels=(0.5,))
+    assert result.samplers == ("teacher heun 18", "student 1-step", "student 2-step 0.5")
+    assert result.stats.memorized[0].tolist() == [1.0, 1.0]  # the optimum only copies
+    assert result.stats.valid[0].tolist() == [1.0, 1.0]  # and its training strings are valid
+    with pytest.raises(ValueError, match="3 labels for 2 models"):
+        result.table(["a", "b", "c"])
+
+
+def test_the_distill_command_trains_resumes_and_refuses(tmp_path, capsys):
+    from interp.cli import main
+
+    args = [
+        "distill",
+        "checkpoints/dit_group2_d16",
+        "--out",
+        str(tmp_path / "cd"),
+        "--step",
+        "305",
+        "3000",
+        "--steps",
+        "4",
+        "--samples",
+        "32",
+        "--no-progress",
+        "--device",
+        "cpu",
+    ]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "step 3000, N=64  student 2-step 0.821" in out
+    assert main([*args, "--json"]) == 0  # the finished run is read back, not retrained
+    assert '"samplers"' in capsys.readouterr().out
+    assert main([*args, "--mu", "0.5"]) == 2
+    assert "objective config differs" in capsys.readouterr().err
+    empirical = [
+        "distill",
+        "checkpoints/dit_group2_d16",
+        "--out",
+        str(tmp_path / "e"),
+        "--teacher",
+        "empirical",
+        "--step",
+        "305",
+    ]
+    assert main(empirical) == 2
+    assert "the empirical teacher has none" in capsys.readouterr().err

@@ -1,5 +1,6 @@
 """The posterior under a memorized prior: the stylized problem's anchor weights, the linearized
-posterior exact for a linear forward map (against 2-D quadrature), effective modes, and DPS."""
+posterior exact for a linear forward map (against 2-D quadrature), effective modes, sigma_crit,
+and DPS."""
 
 import math
 
@@ -8,11 +9,13 @@ import torch
 
 from interp.diffusion import EmpiricalDenoiser
 from interp.studies.posterior import (
+    critical_sigma,
     dps_sample,
     effective_modes,
     exact_weights,
     limiting_weights,
     linearized_posterior,
+    modes_curve,
     nearest_fractions,
 )
 
@@ -86,3 +89,54 @@ def test_dps_with_a_memorized_prior_lands_on_training_points_by_likelihood():
     assert (fractions[0.0] - 0.2).abs().max() < 0.04  # the prior: uniform over the points
     # DPS is approximate: most of the mass on the two points the limiting weights name
     assert fractions[0.1][1:3].sum() > 0.85 and fractions[0.1][1:3].min() > 0.35
+
+
+def test_critical_sigma_closed_form_and_scaling():
+    """F(x) = a x on points spaced h apart: mean |F'| = |a| and the default delta is h, so
+    sigma_crit = sqrt(h gamma / |a|); in 2-D the slope is the Jacobian's spectral norm."""
+    h, a, gamma = 0.7, -2.5, 0.3
+    points = (h * torch.arange(6, dtype=torch.float64) - 1.0)[:, None]
+    s_crit = critical_sigma(lambda x: a * x, points, Y, gamma)
+    assert s_crit.item() == pytest.approx(math.sqrt(h * gamma / abs(a)))
+    # sigma_crit ~ sqrt(gamma), ~ sqrt(delta)
+    assert critical_sigma(lambda x: a * x, points, Y, 4 * gamma).item() == pytest.approx(
+        2 * s_crit.item()
+    )
+    assert critical_sigma(lambda x: a * x, points, Y, gamma, delta=4 * h).item() == pytest.approx(
+        2 * s_crit.item()
+    )
+    # a 2-D grid spaced h: its largest singular value 3, not the Frobenius norm sqrt(10)
+    a2 = torch.tensor([[3.0, 0.0], [0.0, -1.0]], dtype=torch.float64)
+    grid = h * torch.cartesian_prod(*[torch.arange(3, dtype=torch.float64)] * 2)
+    s_crit2 = critical_sigma(lambda x: a2 @ x, grid, torch.zeros(2, dtype=torch.float64), gamma)
+    assert s_crit2.item() == pytest.approx(math.sqrt(h * gamma / 3))
+
+
+def test_critical_sigma_sits_at_the_start_of_the_transition():
+    """The stylized problem (docs/posterior.md, sigma_crit): at sigma_crit the exact posterior has
+    barely left its two limiting modes; at twice sigma_crit it has more than half a mode more."""
+    s_crit = critical_sigma(cubic, POINTS, Y, 0.3).item()
+    curve = modes_curve(cubic, POINTS, Y, 0.3, torch.tensor([s_crit, 2 * s_crit]))
+    assert curve["limiting"].tolist() == pytest.approx([2.0, 2.0], abs=1e-4)
+    assert curve["exact"][0] < 2.25 and curve["exact"][1] > 2.5
+    # the linearized weights leave sooner, and sooner still without the log det
+    assert curve["exact"][0] < curve["linearized"][0] < curve["linearized without log det"][0]
+
+
+def test_critical_sigma_bad_inputs():
+    one = POINTS[:1]
+    with pytest.raises(ValueError, match="1 point"):
+        critical_sigma(cubic, one, Y, 0.3)
+    # one point is fine with a delta given: F'(-1.5) = 1 + 0.9 * 1.5^2 = 3.025
+    assert critical_sigma(cubic, one, Y, 0.3, delta=1.0).item() == pytest.approx(
+        math.sqrt(0.3 / 3.025)
+    )
+    for delta in (0.0, -1.0, math.nan, math.inf):
+        with pytest.raises(ValueError, match=f"delta={delta}"):
+            critical_sigma(cubic, POINTS, Y, 0.3, delta=delta)
+    with pytest.raises(ValueError, match="delta=0.0"):
+        critical_sigma(cubic, torch.cat([POINTS, POINTS]), Y, 0.3)
+    with pytest.raises(ValueError, match="gamma=-0.3"):
+        critical_sigma(cubic, POINTS, Y, -0.3)
+    with pytest.raises(ValueError, match=r"F\(x\) of shape \(1,\)"):
+        critical_sigma(cubic, POINTS, torch.zeros(2, dtype=torch.float64), 0.3)

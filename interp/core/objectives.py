@@ -348,7 +348,14 @@ class ScoreMatching:
         size, d = x.shape[1], x.shape[2]
         noise = torch.stack([torch.randn(size, d, generator=g) for g in gens]).to(device)
         xt = self.a * x + math.sqrt(self.delta) * noise
-        return self._loss(forward(xt), noise), weight, labels
+        return self._point_loss(forward, xt, noise, rows), weight, labels
+
+    def _point_loss(
+        self, forward: Callable[..., Tensor], xt: Tensor, noise: Tensor, rows: slice
+    ) -> Tensor:
+        """Per-point loss `[models in rows, batch]` at the noised points xt (a distillation
+        objective regresses a teacher's score instead of the noise)."""
+        return self._loss(forward(xt), noise)
 
     def loss(self, forward: Callable[..., Tensor], rows: slice, step: int) -> Tensor:
         per_point, weight, _ = self._points(forward, rows, step)

@@ -36,6 +36,7 @@ MODEL_KINDS: dict[str, str] = {
 # back from a run's config on resume.
 OBJECTIVE_KINDS: dict[str, str] = {
     "consistency_distillation": "interp.studies.distillation.objective:ConsistencyDistillation",
+    "score_distillation": "interp.studies.distillation.features:ScoreDistillation",
 }
 TASK_KINDS: dict[str, str] = {
     "modular": "interp.tasks.modular:ModularTask",

@@ -61,6 +61,9 @@ def add_arguments(command: str, parser: argparse.ArgumentParser) -> None:
         help=f"two-step samplers' second levels (default {TWO_STEP_LEVEL})",
     )
     parser.add_argument("--log-every", type=int, default=100, help="steps between metrics")
+    parser.add_argument(
+        "--save-every", type=int, default=500, help="steps between checkpoints (resume points)"
+    )
     parser.add_argument("--json", action="store_true", help="print a JSON object")
     device_options(parser)
 
@@ -88,6 +91,7 @@ def run(args: argparse.Namespace, command: str) -> None:
         loss="l2",
         batch_size=args.batch,
         log_every=args.log_every,
+        save_every=args.save_every,
     )
     result = train(
         student,

@@ -146,24 +146,31 @@ class ConsistencyDistillation:
     def save(self, run: Path) -> None:
         """Store the teacher's weights in the run (the empirical teacher is the task's data)."""
         if not isinstance(self.teacher, str):
-            meta = {"model": json.dumps(model_entry(self.teacher))}
-            write_tensors(Path(run) / TEACHER_FILE, self.teacher.weights(), meta)
+            save_teacher(self.teacher, run)
 
     @classmethod
     def from_run(cls, entry: dict[str, Any], run: Path, device: torch.device) -> Any:
         teacher = entry.get("teacher")
         if isinstance(teacher, dict):
-            weights, _ = read_tensors(Path(run) / TEACHER_FILE)
-            spec = {k: v for k, v in teacher.items() if k != "kind"}
-            kind = model_class(teacher.get("kind"))
-            try:
-                entry = {
-                    **entry,
-                    "teacher": kind(kind.config_class.from_dict(spec), device, weights),
-                }
-            except ValueError as e:
-                raise CheckpointError(f"{Path(run) / TEACHER_FILE}: {e}") from None
+            entry = {**entry, "teacher": load_teacher(teacher, run, device)}
         return cls(**entry)
+
+
+def save_teacher(teacher: nn.Module, run: Path) -> None:
+    """Write a teacher ensemble's weights into a run folder (`TEACHER_FILE`)."""
+    meta = {"model": json.dumps(model_entry(teacher))}
+    write_tensors(Path(run) / TEACHER_FILE, teacher.weights(), meta)
+
+
+def load_teacher(entry: dict[str, Any], run: Path, device: torch.device) -> nn.Module:
+    """The teacher ensemble of a run: its stored config `entry` with `TEACHER_FILE`'s weights."""
+    weights, _ = read_tensors(Path(run) / TEACHER_FILE)
+    kind = model_class(entry.get("kind"))
+    spec = {k: v for k, v in entry.items() if k != "kind"}
+    try:
+        return kind(kind.config_class.from_dict(spec), device, weights)
+    except ValueError as e:
+        raise CheckpointError(f"{Path(run) / TEACHER_FILE}: {e}") from None
 
 
 class _Distiller(_Strings):

@@ -1,7 +1,8 @@
 """The posterior under a memorized prior (Siahkoohi & Sabeddu 2026): what a diffusion model that
 memorized its training points does as a prior in an inverse problem. Limiting, linearized
-(with the full Gaussian evidence) and exact posterior weights, effective modes, and diffusion
-posterior sampling with any denoiser.
+(with the full Gaussian evidence) and exact posterior weights, effective modes and their curve
+over the prior's width, the critical width sigma_crit, and diffusion posterior sampling with any
+denoiser.
 
 Example:
     >>> from interp.studies import posterior
@@ -12,18 +13,22 @@ Example:
 from interp.studies.posterior.dps import dps_sample, nearest_fractions
 from interp.studies.posterior.posterior import (
     GaussianMixturePosterior,
+    critical_sigma,
     effective_modes,
     exact_weights,
     limiting_weights,
     linearized_posterior,
+    modes_curve,
 )
 
 __all__ = [
     "GaussianMixturePosterior",
+    "critical_sigma",
     "dps_sample",
     "effective_modes",
     "exact_weights",
     "limiting_weights",
     "linearized_posterior",
+    "modes_curve",
     "nearest_fractions",
 ]

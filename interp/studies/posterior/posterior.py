@@ -12,7 +12,8 @@ reweighting of the training points:
   r_n = y - F(x_n): the full Gaussian evidence. The anchor code drops the log det; both are here
   (`log_det=False` for theirs);
 - exact weights by quadrature in one or two dimensions;
-- the effective number of modes exp(H(w)).
+- the effective number of modes exp(H(w)), and its curve over sigma (`modes_curve`);
+- the paper's critical width sigma_crit = sqrt(delta gamma / mean_n ||J_n||) (`critical_sigma`).
 
 Example (their stylized problem, F(x) = x + 0.3 x^3, y = 0, gamma = 0.3):
     >>> F = lambda x: x + 0.3 * x**3
@@ -42,6 +43,8 @@ __all__ = [
     "linearized_posterior",
     "exact_weights",
     "effective_modes",
+    "modes_curve",
+    "critical_sigma",
 ]
 
 Forward = Callable[[Tensor], Tensor]  # F: x [D] -> [M], differentiable
@@ -60,6 +63,11 @@ def _check(points: Tensor, y: Tensor, gamma: float, sigma: float | None = None) 
 def _residuals(forward: Forward, points: Tensor, y: Tensor) -> Tensor:
     """`[N, M]` y - F(x_n)."""
     return y - vmap(forward)(points)
+
+
+def _jacobians(forward: Forward, points: Tensor) -> Tensor:
+    """`[N, M, D]` J_n = dF(x_n)."""
+    return vmap(jacrev(forward))(points)
 
 
 def limiting_weights(forward: Forward, points: Tensor, y: Tensor, gamma: float) -> Tensor:
@@ -92,7 +100,7 @@ def linearized_posterior(
     the evidence, as the anchor code does."""
     _check(points, y, gamma, sigma)
     r = _residuals(forward, points, y)  # [N, M]
-    jac = vmap(jacrev(forward))(points)  # [N, M, D]
+    jac = _jacobians(forward, points)  # [N, M, D]
     n, m, d = jac.shape
     eye_d = torch.eye(d, dtype=points.dtype, device=points.device)
     eye_m = torch.eye(m, dtype=points.dtype, device=points.device)
@@ -155,3 +163,78 @@ def effective_modes(weights: Tensor) -> Tensor:
     p = weights / weights.sum(-1, keepdim=True)
     entropy = -(p * torch.log(p.clamp_min(torch.finfo(p.dtype).tiny))).sum(-1)
     return entropy.exp()
+
+
+def modes_curve(
+    forward: Forward, points: Tensor, y: Tensor, gamma: float, sigmas: Tensor
+) -> dict[str, Tensor]:
+    """The effective number of modes at each prior width in `sigmas` `[S]`: `"limiting"` (the
+    sigma -> 0 value, repeated), `"exact"`, `"linearized"` and `"linearized without log det"`,
+    each `[S]`.
+
+    Example (the module's stylized problem):
+        >>> F = lambda x: x + 0.3 * x**3
+        >>> points = torch.tensor([[-1.5], [-0.4], [0.4], [1.2], [2.5]], dtype=torch.float64)
+        >>> y = torch.zeros(1, dtype=torch.float64)
+        >>> sigmas = torch.tensor([0.1, 0.5, 1.0])
+        >>> curve = modes_curve(F, points, y, 0.3, sigmas)
+        >>> curve["exact"].numpy().round(2)
+        array([2.  , 2.61, 3.99])
+        >>> curve["linearized without log det"].numpy().round(2)
+        array([2.  , 4.05, 4.91])
+    """
+    if sigmas.dim() != 1:
+        raise ValueError(f"sigmas of shape {tuple(sigmas.shape)}: need [S]")
+    limiting = effective_modes(limiting_weights(forward, points, y, gamma))
+    weights = [  # [3, N] per sigma
+        torch.stack(
+            [
+                exact_weights(forward, points, y, gamma, sigma),
+                linearized_posterior(forward, points, y, gamma, sigma).weights,
+                linearized_posterior(forward, points, y, gamma, sigma, log_det=False).weights,
+            ]
+        )
+        for sigma in sigmas.tolist()
+    ]
+    modes = effective_modes(torch.stack(weights)).T  # [3, S]
+    names = ("exact", "linearized", "linearized without log det")
+    return {"limiting": limiting.expand(len(sigmas)).clone(), **dict(zip(names, modes))}
+
+
+def critical_sigma(
+    forward: Forward, points: Tensor, y: Tensor, gamma: float, delta: float | None = None
+) -> Tensor:
+    """`[]` sigma_crit = sqrt(delta gamma / mean_n ||J_n||), the paper's prior width at which the
+    posterior leaves the limiting weights. ||J_n|| is |F'(x_n)| in one dimension, the spectral
+    norm (largest singular value) of the Jacobian in more. Infinite when F is flat at every point.
+
+    delta is a length in x that the paper does not define publicly; ours is a choice: by default
+    (`delta=None`) the mean distance from each training point to its nearest neighbour, the
+    spacing of the memorized prior's modes. y `[M]` is only checked against F's output: the
+    formula does not depend on the data's value. docs/posterior.md sets it against the measured
+    transition: it marks the start of the transition at gamma 0.3, but the transition barely
+    moves with gamma where this grows as sqrt(gamma).
+
+    Example (the module's stylized problem; delta = 0.96, mean |F'| = 2.847):
+        >>> F = lambda x: x + 0.3 * x**3
+        >>> points = torch.tensor([[-1.5], [-0.4], [0.4], [1.2], [2.5]], dtype=torch.float64)
+        >>> y = torch.zeros(1, dtype=torch.float64)
+        >>> print(f"{critical_sigma(F, points, y, gamma=0.3).item():.3f}")
+        0.318
+    """
+    _check(points, y, gamma)
+    if delta is None:
+        if len(points) < 2:
+            raise ValueError(f"{len(points)} point(s): the default delta needs at least 2")
+        distances = torch.cdist(points, points)
+        distances.fill_diagonal_(math.inf)
+        delta = distances.min(-1).values.mean().item()
+        if delta == 0:
+            raise ValueError("delta=0.0: every training point has a duplicate")
+    elif not (math.isfinite(delta) and delta > 0):
+        raise ValueError(f"delta={delta} must be finite and > 0")
+    jac = _jacobians(forward, points)  # [N, M, D]
+    if jac.dim() != 3 or jac.shape[1] != len(y):
+        raise ValueError(f"F(x) of shape {tuple(jac.shape[1:-1])}: need y's {tuple(y.shape)}")
+    slope = torch.linalg.matrix_norm(jac, ord=2).mean()  # mean_n ||J_n||, largest singular value
+    return torch.sqrt(delta * gamma / slope)
