@@ -281,3 +281,68 @@ def test_the_distill_command_trains_resumes_and_refuses(tmp_path, capsys):
     ]
     assert main(empirical) == 2
     assert "the empirical teacher has none" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------------
+# the random-features model: which directions a distilled student keeps
+
+
+def _rf_pair(steps=2000):
+    from interp.models.random_features import RandomFeatures, RandomFeaturesConfig
+    from interp.studies.distillation import ScoreDistillation, rf_student
+    from interp.tasks.mixtures import mixture_task, ou_coefficients
+
+    d, p = 4, 64
+    task = mixture_task(d=d, n=[8, 16], seed=0, n_test=256)
+    _, delta = ou_coefficients(0.1)
+    teacher = RandomFeatures(RandomFeaturesConfig(d=d, p=p, t=0.1, models=2, seed=0))
+    cfg = interp.TrainConfig(
+        steps=steps, lr=0.004 * d / delta, optimizer="sgd", loss="mse", log_every=steps
+    )
+    taught = interp.train(teacher, task, cfg, progress=False)
+    cfg = dataclasses.replace(cfg, lr=(0.004 * d,))  # the student's loss has no Delta_t factor
+    spec = ScoreDistillation(taught.model)
+    student = interp.train(rf_student(taught.model), task, cfg, objective=spec, progress=False)
+    return task, taught, student, cfg
+
+
+def test_a_distilled_rf_student_keeps_the_fast_directions_as_the_closed_form_says():
+    from interp.studies.distillation import feature_spectrum, kept_fraction
+
+    task, taught, result, cfg = _rf_pair()
+    spectrum = feature_spectrum(taught.model, task, draws=64)
+    teacher, student = spectrum.energy(taught.model), spectrum.energy(result.model)  # [2, 64]
+    predicted = kept_fraction(spectrum.eigenvalues, cfg.lr[0], cfg.steps, d=4)
+    # where the closed form is neither 1 nor so small that the noise of SGD dominates
+    middle = (predicted > 0.1) & (predicted < 0.98)
+    assert middle.sum() >= 10
+    ratio = (student / teacher)[middle] / predicted[middle]
+    assert (ratio > 0.7).all() and (ratio < 1.5).all(), ratio
+    assert ratio.log().median().abs() < 0.1
+    top = student[:, :5].sum(1) / teacher[:, :5].sum(1)
+    bottom = student[:, 32:].sum(1) / teacher[:, 32:].sum(1)
+    assert (top > 0.9).all() and (bottom < 0.05).all(), (top, bottom)
+    # it memorizes less: a higher denoising loss on the same training draws, a lower test loss
+    t, s = taught.metrics, result.metrics
+    assert (s["denoising_train_loss"][-1] > 1.03 * t["train_loss"][-1]).all()
+    assert (s["test_loss"][-1] < t["test_loss"][-1]).all()
+
+
+def test_a_cut_rf_distillation_resumes_bit_exactly(tmp_path):
+    from interp.studies.distillation import ScoreDistillation, rf_student
+
+    task, taught, whole, cfg = _rf_pair(steps=20)
+    spec = ScoreDistillation(taught.model)
+    half = dataclasses.replace(cfg, steps=10, save_every=10)
+    interp.train(
+        rf_student(taught.model), task, half, out=tmp_path / "r", objective=spec, progress=False
+    )
+    config = json.loads((tmp_path / "r" / "config.json").read_text())
+    config["train"]["steps"] = 20
+    (tmp_path / "r" / "config.json").write_text(json.dumps(config))
+    resumed = interp.resume(tmp_path / "r", progress=False)
+    assert torch.equal(resumed.model.A, whole.model.A)
+    with pytest.raises(ValueError, match="features W differ"):
+        other = rf_student(taught.model)
+        other.W.add_(1.0)
+        interp.train(other, task, cfg, objective=spec, progress=False)

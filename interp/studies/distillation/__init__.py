@@ -15,6 +15,7 @@ from interp.studies.distillation.features import (
     FeatureSpectrum,
     ScoreDistillation,
     feature_spectrum,
+    kept_fraction,
     rf_student,
 )
 from interp.studies.distillation.objective import (
@@ -31,6 +32,7 @@ __all__ = [
     "compare_samplers",
     "consistency_student",
     "feature_spectrum",
+    "kept_fraction",
     "rf_student",
     "run_teachers",
 ]
