@@ -87,11 +87,11 @@ def distill_dits(steps: int, samples: int, out: Path) -> None:
     print("\nover distillation (student 2-step 0.3): valid / copies")
     saved = interp.load_run(result.run)
     for step in saved.steps[1:]:
-        stats = compare_samplers(
+        metrics = compare_samplers(
             "empirical", saved.model(step), empirical_task, samples, second_levels=(0.3,)
-        ).stats
+        ).metrics
         cells = [
-            f"{float(stats.valid[2, m]):.3f} / {float(stats.memorized[2, m]):.3f}"
+            f"{float(metrics['valid'][2, m]):.3f} / {float(metrics['copies'][2, m]):.3f}"
             for m in range(len(run.task.config.N))
         ]
         print(f"  step {step:>5}: " + "   ".join(cells))

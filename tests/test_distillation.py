@@ -237,10 +237,29 @@ def test_compare_samplers_scores_the_empirical_teacher_as_all_copies():
     task = _task()
     result = compare_samplers("empirical", _student(), task, samples=64, second_levels=(0.5,))
     assert result.samplers == ("teacher heun 18", "student 1-step", "student 2-step 0.5")
-    assert result.stats.memorized[0].tolist() == [1.0, 1.0]  # the optimum only copies
-    assert result.stats.valid[0].tolist() == [1.0, 1.0]  # and its training strings are valid
+    assert result.metrics["copies"][0].tolist() == [1.0, 1.0]  # the optimum only copies
+    assert result.metrics["valid"][0].tolist() == [1.0, 1.0]  # and its training strings are valid
     with pytest.raises(ValueError, match="3 labels for 2 models"):
         result.table(["a", "b", "c"])
+
+
+def test_compare_samplers_on_points_reports_f_mem_and_the_energy_distance():
+    from interp.studies.distillation import compare_samplers
+    from interp.tasks.mixtures import mixture_task
+
+    task = mixture_task(d=3, n=[4, 32], seed=0, n_test=512)
+    student = interp.DiT(
+        interp.DiTConfig(
+            d=3, d_model=16, n_layers=1, models=2, boundary="consistency", sigma_data=1
+        )
+    )
+    result = compare_samplers("empirical", student, task, samples=256)
+    assert list(result.metrics) == ["f_mem", "energy distance"]
+    assert result.metrics["f_mem"][0].tolist() == [1.0, 1.0]  # the optimum copies its points
+    # four points are far from the Gaussian; 32 nearer; an untrained student (c_skip x ~ 0 from
+    # s_max) is a point mass at 0, further still
+    ed = result.metrics["energy distance"]
+    assert ed[0, 0] > ed[0, 1] > 0 and (ed[1] > ed[0, 1]).all()
 
 
 def test_the_distill_command_trains_resumes_and_refuses(tmp_path, capsys):

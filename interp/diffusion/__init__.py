@@ -1,6 +1,7 @@
 """What the generative studies share: EDM preconditioning and loss, the noise schedule, the
 Heun and stochastic samplers, consistency models' boundary and multistep sampler, the empirical
-optimal (memorizing) denoiser, and the memorization of continuous samples (d1 / d2, f_mem).
+optimal (memorizing) denoiser, the memorization of continuous samples (d1 / d2, f_mem) and
+their distance to the data (the energy distance).
 
 Example:
     >>> from interp.diffusion import EmpiricalDenoiser, sample
@@ -37,6 +38,7 @@ from interp.diffusion.memorization import (
     memorization_ratio,
     memorized_fraction,
 )
+from interp.diffusion.quality import energy_distance
 
 __all__ = [
     "SIGMA_DATA",
@@ -47,6 +49,7 @@ __all__ = [
     "consistency_boundary",
     "consistency_sample",
     "edm_example_loss",
+    "energy_distance",
     "edm_loss_weight",
     "edm_precondition",
     "heun_sample",
