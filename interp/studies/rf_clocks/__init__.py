@@ -16,5 +16,14 @@ from interp.studies.rf_clocks.clocks import (
     loglog_slope,
     score_clocks,
 )
+from interp.studies.rf_clocks.generation import fmem_curve
 
-__all__ = ["GEN_TOL", "MEM_RISE", "ScoreClocks", "denoise", "loglog_slope", "score_clocks"]
+__all__ = [
+    "GEN_TOL",
+    "MEM_RISE",
+    "ScoreClocks",
+    "denoise",
+    "fmem_curve",
+    "loglog_slope",
+    "score_clocks",
+]
