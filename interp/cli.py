@@ -12,6 +12,7 @@
     interp train mixture --n 100 200 400 800 --d 50 --p 2000 --t 0.1 --out runs/rf
     interp score-clocks runs/rf [--json] [--out DIR]
     interp distill runs/dit --out runs/cd [--step 305 3000 | --teacher empirical] [--json]
+    interp posterior [--forward cubic] [--points -1.5 -0.4 0.4 1.2 2.5] [--sigma 0.5 1] [--json]
 
 Each study brings its own commands (`interp.studies.<study>.cli`); this module finds them and
 imports a study only for the command that runs, so `interp --help` loads neither torch nor
@@ -76,6 +77,10 @@ COMMANDS = {
     "distill": (
         "interp.studies.distillation.cli",
         "consistency-distill a DiT run (or its empirical denoiser); teacher vs student copies",
+    ),
+    "posterior": (
+        "interp.studies.posterior.cli",
+        "posterior weights of training points under a memorized prior (1-D or 2-D problem)",
     ),
 }
 

@@ -140,3 +140,83 @@ def test_critical_sigma_bad_inputs():
         critical_sigma(cubic, POINTS, Y, -0.3)
     with pytest.raises(ValueError, match=r"F\(x\) of shape \(1,\)"):
         critical_sigma(cubic, POINTS, torch.zeros(2, dtype=torch.float64), 0.3)
+
+
+def test_cli_prints_the_anchor_weights(capsys):
+    """`interp posterior` with its defaults is the stylized problem at sigma 0.5."""
+    from interp.cli import main
+
+    assert main(["posterior"]) == 0
+    out = capsys.readouterr().out
+    rows = {
+        line.split()[0]: [float(v) for v in line.split()[1:]]
+        for line in out.splitlines()
+        if line.split() and line.split()[0] in ("-1.5", "-0.4", "0.4", "1.2", "2.5", "modes")
+    }
+    columns = list(zip(*(rows[x] for x in ("-1.5", "-0.4", "0.4", "1.2", "2.5"))))
+    limiting, exact, with_log_det, without = columns
+    assert limiting == (0.0, 0.5, 0.5, 0.0, 0.0)
+    assert exact == (0.018, 0.46, 0.46, 0.063, 0.0)
+    assert with_log_det == (0.057, 0.417, 0.417, 0.098, 0.010)
+    assert without == (0.114, 0.347, 0.347, 0.150, 0.042)
+    assert rows["modes"] == [2.0, 2.61, 3.21, 4.05]
+    assert "critical_sigma 0.3181" in out
+
+
+def test_cli_json_has_the_same_numbers(capsys):
+    import json
+
+    from interp.cli import main
+
+    assert main(["posterior", "--sigma", "0.5", "1", "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["formula"] == "F(x) = x + 0.3 x^3" and record["points"] == POINTS.tolist()
+    assert record["critical_sigma"] == pytest.approx(0.318, abs=5e-4)
+    at = {entry["sigma"]: entry for entry in record["sigma"]}
+    close = dict(abs=5e-4)
+    weights = at[0.5]["weights"]
+    assert weights["limiting"] == pytest.approx([0.0, 0.5, 0.5, 0.0, 0.0], **close)
+    assert weights["exact"] == pytest.approx([0.018, 0.46, 0.46, 0.063, 0.0], **close)
+    assert weights["linearized"] == pytest.approx([0.057, 0.417, 0.417, 0.098, 0.010], **close)
+    assert weights["linearized_without_log_det"] == pytest.approx(
+        [0.114, 0.347, 0.347, 0.150, 0.042], **close
+    )
+    assert at[0.5]["modes"]["exact"] == pytest.approx(2.61, abs=5e-3)
+    assert at[1.0]["modes"]["exact"] == pytest.approx(3.99, abs=5e-3)  # docs/posterior.md
+
+
+def test_cli_two_dimensions_and_a_linear_forward(capsys):
+    """--dim 2 reads the points pairwise; for a linear F the linearized weights are exact."""
+    import json
+
+    from interp.cli import main
+
+    args = ["posterior", "--forward", "linear", "--a", "1.5", "--dim", "2", "--json"]
+    args += ["--points", "0", "0", "1", "0.5", "-1", "1", "--y", "0.3", "0.2", "--sigma", "0.7"]
+    assert main(args) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["points"] == [[0.0, 0.0], [1.0, 0.5], [-1.0, 1.0]] and record["y"] == [0.3, 0.2]
+    weights = record["sigma"][0]["weights"]
+    assert weights["exact"] == pytest.approx(weights["linearized"], abs=1e-6)
+    points = torch.tensor(record["points"], dtype=torch.float64)
+    y = torch.tensor([0.3, 0.2], dtype=torch.float64)
+    expected = linearized_posterior(lambda x: 1.5 * x, points, y, 0.3, 0.7).weights
+    assert weights["linearized"] == pytest.approx(expected.tolist())
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--gamma", "-0.3"], "--gamma -0.3"),
+        (["--sigma", "0.5", "0"], "--sigma 0.0"),
+        (["--forward", "exp"], "--forward 'exp': unknown; choose one of cubic, linear, tanh"),
+        (["--dim", "2"], "--points has 5 floats: need a multiple of --dim 2"),
+        (["--y", "0", "0"], "--y has 2 floats"),
+    ],
+)
+def test_cli_bad_values_are_one_line(capsys, args, message):
+    from interp.cli import main
+
+    assert main(["posterior", *args]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1 and message in captured.err
