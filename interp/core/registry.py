@@ -42,6 +42,7 @@ TASK_KINDS: dict[str, str] = {
     "modular": "interp.tasks.modular:ModularTask",
     "rules": "interp.tasks.rules:RuleTask",
     "mixture": "interp.tasks.mixtures:MixtureTask",
+    "digits": "interp.tasks.digits:DigitsTask",
 }
 
 

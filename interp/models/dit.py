@@ -196,7 +196,7 @@ class DiT(Ensemble):
     """
 
     kind = "dit"
-    task_kinds = ("rules", "mixture")
+    task_kinds = ("rules", "mixture", "digits")
     config_class = DiTConfig
     cfg: DiTConfig
 

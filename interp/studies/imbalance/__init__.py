@@ -1,6 +1,7 @@
 """Class structure and imbalance in diffusion (Nicoletti et al. 2026): when the backward process
 commits to a class (speciation), by U-turns with the exact mixture score or a trained model, and
-the closed form for two equal-variance classes.
+the closed form for two equal-variance classes; per-class generation metrics (share of samples,
+memorized fraction, denoising loss) of a model trained on the imbalanced 8x8 digits.
 
 Example:
     >>> from interp.studies import imbalance
@@ -8,6 +9,13 @@ Example:
     1.34
 """
 
+from interp.studies.imbalance.digits import (
+    ClassGeneration,
+    centroid_class,
+    class_denoising_loss,
+    class_generation,
+    class_loss_curve,
+)
 from interp.studies.imbalance.speciation import (
     class_of,
     closed_form_speciation_time,
@@ -18,6 +26,11 @@ from interp.studies.imbalance.speciation import (
 )
 
 __all__ = [
+    "ClassGeneration",
+    "centroid_class",
+    "class_denoising_loss",
+    "class_generation",
+    "class_loss_curve",
     "class_of",
     "closed_form_speciation_time",
     "ou_score",
