@@ -165,10 +165,13 @@ def distill_random_features(steps: int, out: Path, figures: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a few steps: a smoke run")
+    parser.add_argument(
+        "--threads", type=int, default=2, help="torch threads (1 beside another busy process)"
+    )
     parser.add_argument("--out", type=Path, default=Path("runs"))
     parser.add_argument("--figures", type=Path, default=Path("figures/distillation"))
     args = parser.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     quick = args.quick
     out = args.out / "quick" if quick else args.out
     distill_dits(steps=20 if quick else 3000, samples=64 if quick else 1024, out=out)

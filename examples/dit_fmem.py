@@ -34,9 +34,12 @@ NS = [16, 64, 256]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a few steps: a smoke run")
+    parser.add_argument(
+        "--threads", type=int, default=2, help="torch threads (1 beside another busy process)"
+    )
     parser.add_argument("--out", type=Path, default=Path("runs"))
     args = parser.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     steps, distill_steps = (20, 10) if args.quick else (8000, 3000)
     out = args.out / "quick" if args.quick else args.out
 
