@@ -225,7 +225,7 @@ def test_run_teachers_stack_a_runs_checkpoints_with_their_strings():
     assert labels[1] == "step 97, N=64" and teacher.cfg.models == 4
     assert torch.equal(teacher.weights()["W_pos"][3], run.model(3000).weights()["W_pos"][1])
     assert torch.equal(task.mask[3], run.task.mask[1])
-    with pytest.raises(ValueError, match="each must be a saved step"):
+    with pytest.raises(ValueError, match="step 98 is not saved"):
         run_teachers(run, [98])
     with pytest.raises(ValueError, match="repeat a step"):
         run_teachers(run, [97, 97])

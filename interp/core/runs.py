@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property
@@ -257,6 +257,23 @@ class Run:
         if step not in self.steps:
             raise ValueError(f"step {step} is not saved in {self.path}; saved steps: {self.steps}")
         return step
+
+    def saved(self, steps: Sequence[int] | None = None) -> list[int]:
+        """`steps` (default: every saved step), each checked to be saved, for an analysis that
+        reads several: one `ValueError` before any work starts.
+
+        Example:
+            >>> load_run("checkpoints/dit_group2_d16").saved([305, 3000])
+            [305, 3000]
+        """
+        if not self.steps:
+            raise CheckpointError(f"{self.path}: no step_*.safetensors checkpoints")
+        steps = list(self.steps if steps is None else steps)
+        unsaved = [s for s in steps if s not in self.steps]
+        if unsaved or not steps:
+            first = unsaved[0] if unsaved else "none"
+            raise ValueError(f"step {first} is not saved in {self.path}; saved steps: {self.steps}")
+        return steps
 
     @property
     def kind(self) -> str:

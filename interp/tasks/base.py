@@ -1,5 +1,6 @@
-"""What every task config shares: one entry per model in its tuples (`models` is the number of
-seeds), and JSON round trips that validate what they read.
+"""What tasks share: every task config has one entry per model in its tuples (`models` is the
+number of seeds) and JSON round trips that validate what they read; tasks of labelled points
+(Gaussian mixtures, digits) share their shape and their move between devices.
 
 Example:
     >>> from interp.tasks.modular import ModularConfig
@@ -10,14 +11,18 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, fields, replace
 from typing import Any, TypeVar
+
+import torch
+from torch import Tensor
 
 from interp.core.ensemble import config_from_dict
 
-__all__ = ["TaskConfig"]
+__all__ = ["TaskConfig", "LabelledPoints"]
 
 T = TypeVar("T", bound="TaskConfig")
+P = TypeVar("P", bound="LabelledPoints")
 
 
 class TaskConfig:
@@ -42,3 +47,33 @@ class TaskConfig:
     @classmethod
     def _validated(cls: type[T], **fields: Any) -> T:
         raise NotImplementedError
+
+
+class LabelledPoints:
+    """Mixin of the dataclass tasks whose models train on labelled points: `config` (with `n`,
+    one count per model), `data [models, n_max, d]`, `labels` and `mask [models, n_max]`, and
+    their tensor fields moved together by `to`."""
+
+    config: Any
+    data: Tensor
+
+    @property
+    def models(self) -> int:
+        return self.data.shape[0]
+
+    @property
+    def d(self) -> int:
+        return self.data.shape[-1]
+
+    @property
+    def n(self) -> tuple[int, ...]:
+        return self.config.n
+
+    def to(self: P, device: torch.device | str) -> P:
+        """The same task with every tensor on `device`."""
+        moved = {
+            f.name: getattr(self, f.name).to(device)
+            for f in fields(self)  # type: ignore[arg-type]
+            if isinstance(getattr(self, f.name), Tensor)
+        }
+        return replace(self, **moved)  # type: ignore[type-var]

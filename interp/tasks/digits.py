@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from interp.tasks.base import TaskConfig
+from interp.tasks.base import LabelledPoints, TaskConfig
 from interp.tasks.mixtures import _class_counts
 from interp.tasks.modular import _per_model
 
@@ -152,7 +152,7 @@ def _digits_config(
 
 
 @dataclass
-class DigitsTask:
+class DigitsTask(LabelledPoints):
     """Per-model training images of chosen digits, padded to one tensor, and the held-out test.
 
     Attributes:
@@ -175,22 +175,6 @@ class DigitsTask:
 
     kind: ClassVar[str] = "digits"
     config_class: ClassVar[type] = DigitsConfig
-
-    @property
-    def models(self) -> int:
-        return self.data.shape[0]
-
-    @property
-    def d(self) -> int:
-        return PIXELS
-
-    @property
-    def n(self) -> tuple[int, ...]:
-        return self.config.n
-
-    def to(self, device: torch.device | str) -> DigitsTask:
-        names = ("data", "labels", "mask", "index", "test", "test_labels")
-        return DigitsTask(self.config, **{k: getattr(self, k).to(device) for k in names})
 
     @classmethod
     def from_config(cls, config: DigitsConfig) -> DigitsTask:

@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from interp.tasks.base import TaskConfig
+from interp.tasks.base import LabelledPoints, TaskConfig
 from interp.tasks.modular import _per_model
 
 __all__ = ["MixtureConfig", "MixtureTask", "mixture_task", "ou_coefficients"]
@@ -148,7 +148,7 @@ def _draw(config: MixtureConfig, counts: list[int], gen: torch.Generator) -> tup
 
 
 @dataclass
-class MixtureTask:
+class MixtureTask(LabelledPoints):
     """Per-model training points of a Gaussian mixture, padded to one tensor, and a test set.
 
     Attributes:
@@ -169,22 +169,6 @@ class MixtureTask:
 
     kind: ClassVar[str] = "mixture"
     config_class: ClassVar[type] = MixtureConfig
-
-    @property
-    def models(self) -> int:
-        return self.data.shape[0]
-
-    @property
-    def d(self) -> int:
-        return self.config.d
-
-    @property
-    def n(self) -> tuple[int, ...]:
-        return self.config.n
-
-    def to(self, device: torch.device | str) -> MixtureTask:
-        moved = {k: getattr(self, k).to(device) for k in ("data", "labels", "mask", "test")}
-        return MixtureTask(self.config, test_labels=self.test_labels.to(device), **moved)
 
     def select(self, models: Sequence[int] | int) -> MixtureTask:
         """The sub-task of the given model indices (an int keeps the axis: 1 model)."""

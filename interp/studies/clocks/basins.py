@@ -280,10 +280,7 @@ def basin_curve(
         raise CheckpointError(f"{run.path}: basins need a diffusion (dit) run, not {run.kind!r}")
     device = resolve_device(device)
     targets = basin_targets(run.task, seed=seed) if targets is None else targets
-    steps = list(run.steps if steps is None else steps)
-    unsaved = [s for s in steps if s not in run.steps]
-    if unsaved:  # before any progress bar starts
-        raise ValueError(f"step {unsaved[0]} is not saved in {run.path}; saved steps: {run.steps}")
+    steps = run.saved(steps)  # before any progress bar starts
     radii: dict[str, list[Tensor]] = {name: [] for name in targets}
     for step in tqdm(steps, desc="basins", unit="ckpt", leave=False):
         model = run.model(step, device=device)

@@ -107,12 +107,7 @@ def generation_curve(
     run = run if isinstance(run, Run) else load_run(run)
     if run.config.get("task", {}).get("kind") != "rules":
         raise CheckpointError(f"{run.path}: not a rule-task run")
-    steps = list(run.steps if steps is None else steps)
-    unsaved = [s for s in steps if s not in run.steps]
-    if unsaved:  # before any progress bar starts
-        raise ValueError(f"step {unsaved[0]} is not saved in {run.path}; saved steps: {run.steps}")
-    if not steps:
-        raise CheckpointError(f"{run.path}: no saved steps to sample from")
+    steps = run.saved(steps)  # before any progress bar starts
     device = resolve_device(device)
     task = run.task.to(device)
     rows = []

@@ -42,10 +42,7 @@ def run_teachers(
     """
     if run.kind != "dit" or run.config.get("task", {}).get("kind") != "rules":
         raise CheckpointError(f"{run.path}: need a DiT trained on a rule task")
-    steps = [run.steps[-1]] if steps is None else list(steps)
-    unsaved = [s for s in steps if s not in run.steps]
-    if unsaved or not steps:
-        raise ValueError(f"steps {steps}: each must be a saved step of {run.path}: {run.steps}")
+    steps = run.saved([run.steps[-1]] if steps is None and run.steps else steps)
     if len(set(steps)) != len(steps):
         raise ValueError(f"steps {steps} repeat a step")
     device = resolve_device(device)

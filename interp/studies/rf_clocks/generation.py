@@ -64,10 +64,7 @@ def fmem_curve(
     run = run if isinstance(run, Run) else load_run(run)
     if run.kind != "dit" or run.config.get("task", {}).get("kind") != "mixture":
         raise CheckpointError(f"{run.path}: need a DiT trained on a mixture task")
-    steps = list(run.steps if steps is None else steps)
-    unsaved = [s for s in steps if s not in run.steps]
-    if unsaved or not steps:
-        raise ValueError(f"steps {steps}: each must be a saved step of {run.path}: {run.steps}")
+    steps = run.saved(steps)
     if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
         raise ValueError(f"samples={samples!r} must be an integer >= 1")
     device = resolve_device(device)
