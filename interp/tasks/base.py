@@ -56,6 +56,8 @@ class LabelledPoints:
 
     config: Any
     data: Tensor
+    labels: Tensor
+    mask: Tensor
 
     @property
     def models(self) -> int:
@@ -77,3 +79,15 @@ class LabelledPoints:
             if isinstance(getattr(self, f.name), Tensor)
         }
         return replace(self, **moved)  # type: ignore[type-var]
+
+    def stored(self) -> dict[str, Tensor]:
+        """What a step file keeps of the task: the training points, their classes and mask."""
+        return {"data": self.data, "labels": self.labels, "mask": self.mask}
+
+    def check_stored(self, stored: dict[str, Tensor], where: str) -> None:
+        """Raise `ValueError` unless `stored` holds exactly this task's training points."""
+        for name, value in self.stored().items():
+            got = stored.get(name)
+            same = got is not None and got.shape == value.shape
+            if not (same and torch.equal(got.to(value.dtype).cpu(), value.cpu())):
+                raise ValueError(f"{where}: task.{name} does not match the task in config.json")

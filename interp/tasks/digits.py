@@ -199,18 +199,6 @@ class DigitsTask(LabelledPoints):
         test_labels = torch.cat([torch.full((len(t),), c) for c, (t, _) in enumerate(splits)])
         return cls(config, data, labels, mask, index, images[test_rows], test_labels)
 
-    def stored(self) -> dict[str, Tensor]:
-        """What a step file keeps of the task: the training images, their classes and mask."""
-        return {"data": self.data, "labels": self.labels, "mask": self.mask}
-
-    def check_stored(self, stored: dict[str, Tensor], where: str) -> None:
-        """Raise `ValueError` unless `stored` holds exactly this task's training images."""
-        for name, value in self.stored().items():
-            got = stored.get(name)
-            same = got is not None and got.shape == value.shape
-            if not (same and torch.equal(got.to(value.dtype).cpu(), value.cpu())):
-                raise ValueError(f"{where}: task.{name} does not match the task in config.json")
-
 
 def digits_task(
     classes: Sequence[int] = (0, 1),

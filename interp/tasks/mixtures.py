@@ -202,17 +202,6 @@ class MixtureTask(LabelledPoints):
         test, test_labels = _draw(config, _class_counts(config.weights, config.n_test), gen)
         return cls(config, data, labels, mask, test, test_labels)
 
-    def stored(self) -> dict[str, Tensor]:
-        """What a step file keeps of the task: the training points, their classes and mask."""
-        return {"data": self.data, "labels": self.labels, "mask": self.mask}
-
-    def check_stored(self, stored: dict[str, Tensor], where: str) -> None:
-        """Raise `ValueError` unless `stored` holds exactly this task's training points."""
-        for name, value in self.stored().items():
-            got = stored.get(name)
-            same = got is not None and got.shape == value.shape
-            if not (same and torch.equal(got.to(value.dtype).cpu(), value.cpu())):
-                raise ValueError(f"{where}: task.{name} does not match the task in config.json")
 
     def score(self, x: Tensor, t: float) -> Tensor:
         """The exact score grad log p_t(x) of the mixture noised to OU time t, `[..., d]` ->
