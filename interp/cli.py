@@ -13,6 +13,7 @@
     interp score-clocks runs/rf [--json] [--out DIR]
     interp distill runs/dit --out runs/cd [--step 305 3000 | --teacher empirical] [--json]
     interp posterior [--forward cubic] [--points -1.5 -0.4 0.4 1.2 2.5] [--sigma 0.5 1] [--json]
+    interp speciation [--d 64] [--norm 4] [--weights 0.9 0.1] [--times 0.5 1 2] [--json] [--out DIR]
 
 Each study brings its own commands (`interp.studies.<study>.cli`); this module finds them and
 imports a study only for the command that runs, so `interp --help` loads neither torch nor
@@ -81,6 +82,10 @@ COMMANDS = {
     "posterior": (
         "interp.studies.posterior.cli",
         "posterior weights of training points under a memorized prior (1-D or 2-D problem)",
+    ),
+    "speciation": (
+        "interp.studies.imbalance.cli",
+        "U-turns of two imbalanced classes with the exact score: each class's t_S, closed form",
     ),
 }
 

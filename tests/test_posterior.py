@@ -220,3 +220,54 @@ def test_cli_bad_values_are_one_line(capsys, args, message):
     assert main(["posterior", *args]) == 2
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err.count("\n") == 1 and message in captured.err
+
+
+def test_plots_draw_what_they_are_given():
+    from interp.studies.posterior.plots import modes_against_sigma, weight_bars
+
+    columns = {
+        "limiting": limiting_weights(cubic, POINTS, Y, 0.3),
+        "linearized": linearized_posterior(cubic, POINTS, Y, 0.3, 0.5).weights,
+    }
+    fig = weight_bars(POINTS, columns)
+    assert [t.type for t in fig.data] == ["bar", "bar"] and fig.layout.barmode == "group"
+    assert [t.name for t in fig.data] == ["limiting", "linearized"]
+    assert fig.data[0].x == ("-1.5", "-0.4", "0.4", "1.2", "2.5")
+    assert fig.data[1].y == pytest.approx(columns["linearized"].tolist())
+    with pytest.raises(ValueError, match=r"column 'bad' of shape \(2,\): need \[5\]"):
+        weight_bars(POINTS, {"bad": torch.ones(2)})
+    sigmas = torch.tensor([0.1, 0.5, 1.0])
+    curve = {"exact": torch.tensor([2.0, 2.6, 4.0]), "linearized": torch.tensor([2.0, 3.2, 4.0])}
+    fig = modes_against_sigma(sigmas, curve, sigma_crit=0.32)
+    assert [t.name for t in fig.data] == ["exact", "linearized", "sigma_crit 0.32"]
+    assert fig.data[2].x == (0.32, 0.32) and fig.data[2].y == (2.0, 4.0)
+    assert fig.layout.xaxis.type == "log"
+    assert len(modes_against_sigma(sigmas, curve, math.inf).data) == 2  # flat F: no line
+
+
+def test_cli_out_writes_the_figures_and_keeps_a_full_folder(tmp_path, capsys):
+    from interp.cli import main
+
+    out = tmp_path / "fig"
+    assert main(["posterior", "--sigma", "0.5", "1", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    names = ["weights_sigma0.5.html", "weights_sigma1.html", "modes.html"]
+    assert printed[-3:] == [str(out / name) for name in names]
+    assert sorted(f.name for f in out.iterdir()) == sorted([*names, "plotly.min.js"])
+    assert "sigma_crit 0.318" in (out / "modes.html").read_text()
+    assert main(["posterior", "--out", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1
+    assert "not empty; pass --force" in captured.err
+    assert main(["posterior", "--sigma", "0.25", "--out", str(out), "--force", "--json"]) == 0
+    assert (out / "weights_sigma0.25.html").exists()
+
+
+def test_cli_out_in_three_dimensions_has_no_exact_curve(tmp_path, capsys):
+    """D > 2: no exact weights, so modes.html has the limiting and linearized curves only."""
+    from interp.cli import main
+
+    args = ["posterior", "--dim", "3", "--points", "0", "0", "0", "1", "1", "1", "--out"]
+    assert main([*args, str(tmp_path)]) == 0
+    html = (tmp_path / "modes.html").read_text()
+    assert '"name":"linearized"' in html and '"name":"exact"' not in html

@@ -10,6 +10,7 @@ of modes of each, and the critical width sigma_crit.
     interp posterior                                  # the paper's stylized problem
     interp posterior --sigma 0.1 0.5 1 --gamma 0.1 --json
     interp posterior --forward tanh --a 2 --dim 2 --points 0 0 1 1 -1 0.5 --y 0.2 0.2
+    interp posterior --sigma 0.25 0.5 1 --out figures/posterior   # and write the figures
 """
 
 from __future__ import annotations
@@ -17,17 +18,23 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Callable
+from pathlib import Path
 
+import plotly.graph_objects as go
 import torch
 from torch import Tensor
 
 from interp.cli import no_repeats, print_json
+from interp.core.runs import check_new_folder
+from interp.figures import write_figures
+from interp.studies.posterior.plots import modes_against_sigma, weight_bars
 from interp.studies.posterior.posterior import (
     critical_sigma,
     effective_modes,
     exact_weights,
     limiting_weights,
     linearized_posterior,
+    modes_curve,
 )
 
 __all__ = ["FORWARDS", "forward_operator", "add_arguments", "run"]
@@ -42,6 +49,7 @@ PAPER_POINTS = [-1.5, -0.4, 0.4, 1.2, 2.5]
 EXACT_MAX_DIM = 2  # exact_weights integrates in 1 or 2 dimensions
 COLUMNS = ("limiting", "exact", "linearized", "linearized_without_log_det")
 HEADERS = ("limiting", "exact", "linearized", "without log det")
+CURVE_POINTS = 33  # sigmas in modes.html's log grid
 
 
 def forward_operator(
@@ -99,6 +107,13 @@ def add_arguments(command: str, parser: argparse.ArgumentParser) -> None:
         help="sigma_crit's length (default: the points' mean nearest-neighbour distance)",
     )
     parser.add_argument("--json", action="store_true", help="print a JSON object")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="folder for the figures: weights_sigma<sigma>.html per sigma and modes.html "
+        "(effective modes over a log grid of sigma, with sigma_crit)",
+    )
+    parser.add_argument("--force", action="store_true", help="write into a non-empty --out")
 
 
 def _positive(flag: str, value: float) -> None:
@@ -141,9 +156,60 @@ def _finite_or_none(x: float) -> float | None:
     return x if math.isfinite(x) else None
 
 
+def sigma_grid(sigmas: list[float], s_crit: float, n: int = CURVE_POINTS) -> Tensor:
+    """`[S]` float64: n log-spaced widths from a tenth of the smallest of `sigmas` and s_crit
+    (when finite) to 4 times the largest, with `sigmas` themselves merged in.
+
+    Example:
+        >>> sigma_grid([0.5], 0.3, 5).numpy().round(3)
+        array([0.03 , 0.086, 0.245, 0.5  , 0.7  , 2.   ])
+    """
+    ends = sigmas + ([s_crit] if math.isfinite(s_crit) else [])
+    grid = torch.logspace(
+        math.log10(min(ends) / 10), math.log10(max(ends) * 4), n, dtype=torch.float64
+    )
+    return torch.cat([grid, torch.tensor(sigmas, dtype=torch.float64)]).unique()  # sorted
+
+
+def _figures(
+    forward: Callable[[Tensor], Tensor],
+    points: Tensor,
+    y: Tensor,
+    gamma: float,
+    s_crit: float,
+    per_sigma: list[tuple[float, dict[str, Tensor]]],
+) -> dict[str, go.Figure]:
+    """The figures `--out` writes: the weight bars per sigma, then modes.html."""
+    figures = {}
+    for sigma, weights in per_sigma:
+        columns = {n.replace("_", " "): w for n, w in weights.items()}
+        title = f"Posterior weight of each training point, sigma {sigma:g}, gamma {gamma:g}"
+        figures[f"weights_sigma{sigma:g}"] = weight_bars(points, columns, title)
+    sigmas = sigma_grid([sigma for sigma, _ in per_sigma], s_crit)
+    if points.shape[1] <= EXACT_MAX_DIM:
+        curve = modes_curve(forward, points, y, gamma, sigmas)
+    else:  # no exact weights: the limiting value and the two linearizations
+        curve = {"limiting": effective_modes(limiting_weights(forward, points, y, gamma))}
+        curve["limiting"] = curve["limiting"].expand(len(sigmas))
+        for name, log_det in (("linearized", True), ("linearized without log det", False)):
+            curve[name] = torch.stack(
+                [
+                    effective_modes(
+                        linearized_posterior(forward, points, y, gamma, s, log_det=log_det).weights
+                    )
+                    for s in sigmas.tolist()
+                ]
+            )
+    title = f"Effective modes against the prior width, gamma {gamma:g}"
+    figures["modes"] = modes_against_sigma(sigmas, curve, s_crit, title)
+    return figures
+
+
 def run(args: argparse.Namespace, command: str) -> None:
     forward, formula, a = forward_operator(args.forward, args.a)
     points, y = _problem(args)
+    if args.out is not None and not args.force:
+        check_new_folder(args.out, "pass --force to write into it")
     exact = args.dim <= EXACT_MAX_DIM
     limiting = limiting_weights(forward, points, y, args.gamma)
     s_crit = critical_sigma(forward, points, y, args.gamma, args.delta).item()
@@ -163,6 +229,10 @@ def run(args: argparse.Namespace, command: str) -> None:
                     "at these points"
                 )
         per_sigma.append((sigma, weights))
+    paths = []
+    if args.out is not None:
+        figures = _figures(forward, points, y, args.gamma, s_crit, per_sigma)
+        paths = write_figures(figures, args.out)
     if args.json:
         print_json(
             {
@@ -183,6 +253,7 @@ def run(args: argparse.Namespace, command: str) -> None:
                     }
                     for sigma, weights in per_sigma
                 ],
+                "figures": [str(p) for p in paths],
             }
         )
         return
@@ -208,3 +279,7 @@ def run(args: argparse.Namespace, command: str) -> None:
             print(f"{label:<{width}}  {row}")
         modes = "  ".join(f"{effective_modes(weights[n]).item():>15.2f}" for n in names)
         print(f"{'modes':<{width}}  {modes}")
+    if paths:
+        print()
+    for path in paths:
+        print(path)
