@@ -5,7 +5,7 @@
 anchor: their recipe, d 50, p 2000, t 0.1, n = 100 / 200 / 400 / 800, two seeds, full-batch
   gradient descent at lr 0.004 d / Delta_t, 20000 steps (one batched ensemble of 8 models).
 width: how tau_mem's growth with n changes as p / d grows: d 25, p = 250 / 1000 / 4000
-  (p / d = 10 / 40 / 160), n = 50 / 100 / 200 / 400, one seed, 20000 steps (one run per p).
+  (p / d = 10 / 40 / 160), n = 50 / 100 / 200 / 400, three seeds, 20000 steps (one run per p).
 
 Every run is trained into --runs (or reused when it is there, resumed when it was cut). Prints
 tau_gen, tau_mem and the log-log slope of tau_mem against n per setting, f_mem of each model's
@@ -32,7 +32,7 @@ from interp.tasks.mixtures import mixture_task, ou_coefficients
 T, STEPS, LR_SCALE = 0.1, 20000, 0.004
 SWEEPS = {
     "anchor": [dict(d=50, p=2000, n=(100, 200, 400, 800), seeds=(0, 1))],
-    "width": [dict(d=25, p=p, n=(50, 100, 200, 400), seeds=(0,)) for p in (250, 1000, 4000)],
+    "width": [dict(d=25, p=p, n=(50, 100, 200, 400), seeds=(0, 1, 2)) for p in (250, 1000, 4000)],
 }
 
 
@@ -61,7 +61,9 @@ def report(run: interp.core.runs.Run, figures: dict) -> list[dict]:
     ns, seeds = cfg["task"]["n"], cfg["task"]["seed"]
     model, task = run.model(), run.task
     denoised = denoise(model, task.test[:512], torch.Generator().manual_seed(0))
-    f_mem, se = memorized_fraction(denoised, task.data)
+    # each model against its own points (the padding rows of smaller n are not points)
+    fits = [memorized_fraction(denoised[m], task.data[m][task.mask[m]]) for m in range(len(ns))]
+    f_mem, se = torch.stack([f for f, _ in fits]), torch.stack([s for _, s in fits])
     d, p, lr = cfg["model"]["d"], cfg["model"]["p"], cfg["train"]["lr"][0]
     name = f"d{d}_p{p}"
     figures[f"losses_{name}"] = loss_curves(
