@@ -121,3 +121,36 @@ def test_gpt_ensemble_trains_and_samples_on_the_gpu(tmp_path):
     assert bits.device.type == "cuda" and bits.shape == (2, 8, 6)
     steps, stats = interp.generation_curve(tmp_path / "gpt", samples=8, device="cuda")
     assert stats.memorized.shape == (len(steps), 2)
+
+
+def test_consistency_distillation_and_its_comparison_run_on_the_gpu(tmp_path):
+    from interp.studies.distillation import (
+        ConsistencyDistillation,
+        compare_samplers,
+        consistency_student,
+        run_teachers,
+    )
+
+    run = interp.load_run("checkpoints/dit_group2_d16")
+    cfg = interp.TrainConfig(steps=20, lr=4e-4, loss="l2", batch_size=64, save_every=10)
+    results = {}
+    for device in ("cuda", "cpu"):
+        teacher, task, _ = run_teachers(run, [305, 3000], device=device)
+        spec = ConsistencyDistillation(teacher, levels=18)
+        results[device] = interp.train(
+            consistency_student(teacher),
+            task,
+            cfg,
+            out=tmp_path / device,
+            objective=spec,
+            device=device,
+            progress=False,
+        )
+    gpu, cpu = results["cuda"], results["cpu"]
+    assert gpu.model.device.type == "cuda"
+    for name, value in cpu.model.weights().items():
+        torch.testing.assert_close(gpu.model.weights()[name].cpu(), value, atol=1e-3, rtol=1e-2)
+    resumed = interp.resume(tmp_path / "cuda", device="cuda", progress=False)  # EMA target too
+    assert resumed.model.device.type == "cuda"
+    result = compare_samplers("empirical", gpu.model, task, samples=64)
+    assert result.metrics["copies"].shape == (3, 4)
