@@ -202,7 +202,6 @@ class MixtureTask(LabelledPoints):
         test, test_labels = _draw(config, _class_counts(config.weights, config.n_test), gen)
         return cls(config, data, labels, mask, test, test_labels)
 
-
     def score(self, x: Tensor, t: float) -> Tensor:
         """The exact score grad log p_t(x) of the mixture noised to OU time t, `[..., d]` ->
         `[..., d]`, on x's device: sum_c r_c(x) (a mu_c - x) / v_c with v_c = a^2 s_c^2 +
@@ -233,6 +232,4 @@ def mixture_task(
         >>> task.labels[0].bincount().tolist()                 # exactly 9 and 1
         [9, 1]
     """
-    return MixtureTask.from_config(
-        _mixture_config(d, n, seed, means, variances, weights, n_test)
-    )
+    return MixtureTask.from_config(_mixture_config(d, n, seed, means, variances, weights, n_test))

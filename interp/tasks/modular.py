@@ -249,8 +249,9 @@ class ModularTask:
             got = stored.get(name)
             if got is None or tuple(got.shape) != tuple(value.shape):
                 shape = "missing" if got is None else tuple(got.shape)
-                raise ValueError(f"{where}: task.{name} is {shape}; the config expects "
-                                 f"{tuple(value.shape)}")
+                raise ValueError(
+                    f"{where}: task.{name} is {shape}; the config expects {tuple(value.shape)}"
+                )
             if not torch.equal(got.to(value.dtype).cpu(), value.cpu()):
                 raise ValueError(
                     f"{where}: task.{name} differs from the task its config regenerates "
