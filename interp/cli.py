@@ -12,6 +12,7 @@
     interp train mixture --n 100 200 400 800 --d 50 --p 2000 --t 0.1 --out runs/rf
     interp score-clocks runs/rf [--json] [--out DIR]
     interp distill runs/dit --out runs/cd [--step 305 3000 | --teacher empirical] [--json]
+    interp edgebank edges.txt [--negatives random historical inductive] [--json]
     interp posterior [--forward cubic] [--points -1.5 -0.4 0.4 1.2 2.5] [--sigma 0.5 1] [--json]
     interp speciation [--d 64] [--norm 4] [--weights 0.9 0.1] [--times 0.5 1 2] [--json] [--out DIR]
 
@@ -78,6 +79,10 @@ COMMANDS = {
     "distill": (
         "interp.studies.distillation.cli",
         "consistency-distill a DiT run (or its empirical denoiser); teacher vs student copies",
+    ),
+    "edgebank": (
+        "interp.studies.edgebank.cli",
+        "EdgeBank, the memory baseline of dynamic link prediction, on a temporal edge stream",
     ),
     "posterior": (
         "interp.studies.posterior.cli",

@@ -1,0 +1,23 @@
+"""EdgeBank (Poursafaei et al. 2022): how far memory alone goes in dynamic link prediction. The
+memory baseline, DGB's negative samplers and evaluation, for any scorer beside it.
+
+Example:
+    >>> from interp.studies import edgebank
+    >>> from interp.tasks.edges import chronological_split, edge_stream
+    >>> split = chronological_split(edge_stream(nodes=30, edges=1500, recurrence=0.95, seed=1))
+    >>> round(edgebank.evaluate(edgebank.EdgeBank(), split).auc, 2)    # a stream that repeats
+    0.95
+"""
+
+from interp.studies.edgebank.evaluation import NEGATIVES, LinkScores, evaluate, sample_negatives
+from interp.studies.edgebank.memory import MODES, EdgeBank, pair_keys
+
+__all__ = [
+    "EdgeBank",
+    "LinkScores",
+    "MODES",
+    "NEGATIVES",
+    "evaluate",
+    "pair_keys",
+    "sample_negatives",
+]

@@ -1,0 +1,95 @@
+"""Edge streams and EdgeBank: the loader and the split, EdgeBank against a brute-force memory,
+each negative sampler's defining property, and the closed form of a binary scorer's AUC."""
+
+import numpy as np
+import pytest
+
+from interp.studies.edgebank import EdgeBank, evaluate, pair_keys, sample_negatives
+from interp.tasks.edges import EdgeStream, chronological_split, edge_stream, load_edges
+
+
+@pytest.fixture(scope="module")
+def split():
+    return chronological_split(edge_stream(nodes=60, edges=3000, recurrence=0.7, seed=3), seed=0)
+
+
+def test_the_loader_reads_plain_text_and_dgb_csv(tmp_path):
+    (tmp_path / "plain.txt").write_text("3 4 20\n1 2 10\n")
+    plain = load_edges(tmp_path / "plain.txt")
+    assert plain.src.tolist() == [1, 3] and plain.t.tolist() == [10.0, 20.0]
+    (tmp_path / "ml.csv").write_text(",u,i,ts,label,idx\n0,5,6,1.5,0,1\n1,7,8,0.5,0,2\n")
+    dgb = load_edges(tmp_path / "ml.csv")
+    assert dgb.src.tolist() == [7, 5] and dgb.dst.tolist() == [8, 6]
+    (tmp_path / "bad.csv").write_text("a,b,c\n1,2,3\n")
+    with pytest.raises(ValueError, match="no column for src, dst, t"):
+        load_edges(tmp_path / "bad.csv")
+    with pytest.raises(ValueError, match="no such file"):
+        load_edges(tmp_path / "missing.txt")
+    with pytest.raises(ValueError, match="non-decreasing"):
+        EdgeStream(np.array([0, 1]), np.array([1, 0]), np.array([2.0, 1.0]))
+
+
+def test_the_split_follows_the_time_quantiles_and_holds_new_nodes_out(split):
+    stream = split.stream
+    assert (stream.t[split.train] <= split.val_time).all()
+    assert (stream.t[split.val] > split.val_time).all() and (
+        stream.t[split.test] > split.test_time
+    ).all()
+    touches = np.isin(stream.src, split.new_nodes) | np.isin(stream.dst, split.new_nodes)
+    assert not (split.train & touches).any() and (split.test & touches).any()
+    assert abs(split.test.mean() - 0.15) < 0.01
+
+
+@pytest.mark.parametrize("mode", ["unlimited", "window"])
+def test_edgebank_is_the_memory_of_pairs_seen(split, mode):
+    stream = split.stream
+    bank = EdgeBank(mode, window=0.15)
+    bank.update(stream.src[:2000], stream.dst[:2000], stream.t[:2000])
+    keep = slice(0, 2000) if mode == "unlimited" else slice(2000 - 300, 2000)  # last 15% by count
+    seen = set(zip(stream.src[keep].tolist(), stream.dst[keep].tolist()))
+    queries = np.random.default_rng(0).integers(60, size=(2, 500))
+    expected = [float((s, d) in seen) for s, d in zip(*queries.tolist())]
+    assert bank(queries[0], queries[1]).tolist() == expected
+
+
+@pytest.mark.parametrize("kind", ["random", "historical", "inductive"])
+def test_each_negative_sampler_keeps_its_definition(split, kind):
+    stream = split.stream
+    test = np.flatnonzero(split.test)
+    batch = slice(test[200], test[400])
+    src, dst = sample_negatives(kind, split, batch, np.random.default_rng(0))
+    positives = set(pair_keys(stream.src[batch], stream.dst[batch]).tolist())
+    keys = pair_keys(src, dst).tolist()
+    assert len(keys) == 200
+    before = stream.t < stream.t[batch][0]
+    pool = set(pair_keys(stream.src[before], stream.dst[before]).tolist()) - positives
+    if kind == "inductive":  # only pairs first seen in the test period
+        early = stream.t <= split.test_time
+        pool -= set(pair_keys(stream.src[early], stream.dst[early]).tolist())
+    drawn = min(len(pool), 200) if kind != "random" else 0
+    assert len(set(keys[:drawn])) == drawn and set(keys[:drawn]) <= pool
+    # random pairs (and the top-up): the positive's source, a destination of the stream
+    assert (src[drawn:] == stream.src[batch][drawn:]).all()
+    assert np.isin(dst[drawn:], stream.dst).all()
+    if kind == "inductive":
+        assert 0 < drawn < 200  # this stream exercises both the pool and the top-up
+
+
+def test_a_binary_scorers_auc_is_half_plus_half_the_gap(split):
+    for kind in ("random", "historical"):
+        scores = evaluate(EdgeBank(), split, kind)
+        assert scores.auc == pytest.approx(0.5 + (scores.p_pos - scores.p_neg) / 2, abs=1e-9)
+
+
+def test_any_scorer_is_evaluated_the_same_way(split):
+    stream, known = split.stream, split.train | split.val
+    frozen = EdgeBank()  # the memory of training and validation, not learning through the test
+    frozen.update(stream.src[known], stream.dst[known], stream.t[known])
+    learning = evaluate(EdgeBank(), split)
+    fixed = evaluate(lambda s, d, t: frozen(s, d), split)
+    assert fixed.p_neg == learning.p_neg or fixed.auc < learning.auc
+    assert fixed.p_pos < learning.p_pos  # test edges recur within the test period
+    constant = evaluate(lambda s, d, t: np.zeros(len(s)), split)
+    assert constant.auc == 0.5
+    with pytest.raises(ValueError, match="negatives 'hard'"):
+        evaluate(EdgeBank(), split, "hard")
