@@ -4,7 +4,15 @@ each negative sampler's defining property, and the closed form of a binary score
 import numpy as np
 import pytest
 
-from interp.studies.edgebank import EdgeBank, evaluate, pair_keys, sample_negatives
+from interp.studies.edgebank import (
+    EdgeBank,
+    evaluate,
+    hist_rnd_negatives,
+    mrr,
+    one_vs_many,
+    pair_keys,
+    sample_negatives,
+)
 from interp.tasks.edges import EdgeStream, chronological_split, edge_stream, load_edges
 
 
@@ -93,3 +101,40 @@ def test_any_scorer_is_evaluated_the_same_way(split):
     assert constant.auc == 0.5
     with pytest.raises(ValueError, match="negatives 'hard'"):
         evaluate(EdgeBank(), split, "hard")
+
+
+def test_the_reoccurrence_and_frequency_memories_match_their_definitions():
+    src = np.array([0, 1, 0, 2, 0, 1, 3])
+    dst = np.array([1, 2, 1, 3, 1, 2, 4])
+    t = np.array([0.0, 1.0, 2.0, 3.0, 4.0, 7.0, 8.0])  # (0,1) at 0, 2, 4; (1,2) at 1, 7
+    frequency = EdgeBank("frequency")
+    frequency.update(src, dst, t)
+    # counts 3, 2, 1, 1 (mean 1.75): the pairs seen at least that often
+    assert frequency(np.array([0, 1, 2, 3]), np.array([1, 2, 3, 4])).tolist() == [1, 1, 0, 0]
+    recent = EdgeBank("reoccurrence")
+    recent.update(src, dst, t)
+    # gaps 2, 2 (pair 0-1) and 6 (pair 1-2): mean 10/3; at time 9 the window starts at 5.67
+    scores = recent(np.array([0, 1, 3]), np.array([1, 2, 4]), np.array([9.0, 9.0, 9.0]))
+    assert scores.tolist() == [0, 1, 1]
+
+
+def test_mrr_counts_ties_half_as_tgb_does():
+    assert mrr(np.array([1.0]), np.array([[1.0, 1.0, 0.0]])) == 0.5  # rank 1 + (0 + 2) / 2
+    assert mrr(np.array([2.0]), np.array([[1.0, 0.0]])) == 1.0
+    assert mrr(np.array([0.0]), np.array([[1.0, 0.5]])) == pytest.approx(1 / 3)
+
+
+def test_one_vs_many_ranks_against_historical_and_random_destinations(split):
+    stream = split.stream
+    rng = np.random.default_rng(0)
+    index = int(np.flatnonzero(split.test)[100])
+    negatives = hist_rnd_negatives(split, index, 10, rng)
+    s, d, t = stream.src[index], stream.dst[index], stream.t[index]
+    past = set(stream.dst[(stream.src == s) & (stream.t < t)].tolist()) - {int(d)}
+    assert len(set(negatives.tolist())) == 10 and d not in negatives
+    assert set(negatives[: min(5, len(past))].tolist()) <= past
+    k = 10  # a scorer that ties everything ranks 1 + k / 2
+    assert one_vs_many(lambda a, b, c: np.zeros(len(a)), split, k=k) == pytest.approx(1 / 6)
+    assert 1 / 6 < one_vs_many(EdgeBank(), split, k=k) < 1
+    with pytest.raises(ValueError, match="only 60 destinations"):
+        one_vs_many(EdgeBank(), split, k=100)

@@ -11,8 +11,12 @@ Example:
 
 from interp.studies.edgebank.evaluation import NEGATIVES, LinkScores, evaluate, sample_negatives
 from interp.studies.edgebank.memory import MODES, EdgeBank, pair_keys
+from interp.studies.edgebank.ranking import hist_rnd_negatives, mrr, one_vs_many
 
 __all__ = [
+    "hist_rnd_negatives",
+    "mrr",
+    "one_vs_many",
     "EdgeBank",
     "LinkScores",
     "MODES",

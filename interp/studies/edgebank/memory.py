@@ -1,9 +1,12 @@
 """EdgeBank (Poursafaei et al. 2022): the memorization baseline of dynamic link prediction. It
 predicts 1 for a pair it has seen and 0 otherwise; learning is remembering.
 
-Variants: "unlimited" (every pair ever seen) and "window" (the pairs seen in the last `window`
+Variants: "unlimited" (every pair ever seen); "window" (the pairs seen in the last `window`
 share of the history by event count: times at or after the (1 - window) quantile of the
-history's times, DGB's fixed time window; 0.15 by default).
+history's times, DGB's fixed time window; 0.15 by default); and two memories DGB names without a
+public definition, in our reading: "reoccurrence" (the pairs seen within the mean time between
+two occurrences of the same pair, counted back from the query time) and "frequency" (the pairs
+seen at least as often as the mean pair).
 
 Example:
     >>> bank = EdgeBank()
@@ -18,7 +21,7 @@ import numpy as np
 
 __all__ = ["EdgeBank", "MODES", "pair_keys"]
 
-MODES = ("unlimited", "window")
+MODES = ("unlimited", "window", "reoccurrence", "frequency")
 
 
 def pair_keys(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -52,13 +55,25 @@ class EdgeBank:
         self.keys = np.concatenate([self.keys, pair_keys(src, dst)])
         self.times = np.concatenate([self.times, np.asarray(t, dtype=np.float64)])
 
-    def memory(self) -> np.ndarray:
-        """The pair keys in memory now."""
-        if self.mode == "window" and len(self.times):
-            start = np.quantile(self.times, 1 - self.window)
-            return self.keys[self.times >= start]
-        return self.keys
+    def memory(self, now: float | None = None) -> np.ndarray:
+        """The pair keys in memory at time `now` (default: after the last event)."""
+        if not len(self.times) or self.mode == "unlimited":
+            return self.keys
+        if self.mode == "window":
+            return self.keys[self.times >= np.quantile(self.times, 1 - self.window)]
+        pairs, inverse, counts = np.unique(self.keys, return_inverse=True, return_counts=True)
+        if self.mode == "frequency":
+            return pairs[counts >= counts.mean()]
+        # reoccurrence: the mean gap between successive occurrences of a pair
+        order = np.lexsort((self.times, inverse))
+        same = inverse[order][1:] == inverse[order][:-1]
+        gaps = np.diff(self.times[order])[same]
+        now = self.times.max() if now is None else now
+        span = gaps.mean() if len(gaps) else np.inf
+        return self.keys[self.times >= now - span]
 
     def __call__(self, src: np.ndarray, dst: np.ndarray, t: np.ndarray | None = None) -> np.ndarray:
-        """`[B]` float: 1.0 for the pairs in memory, 0.0 for the rest (t is not used)."""
-        return np.isin(pair_keys(src, dst), self.memory()).astype(np.float64)
+        """`[B]` float: 1.0 for the pairs in memory at the batch's first time (the reoccurrence
+        window counts back from it; the other memories do not use t), 0.0 for the rest."""
+        now = None if t is None or not len(t) else float(np.min(t))
+        return np.isin(pair_keys(src, dst), self.memory(now)).astype(np.float64)
