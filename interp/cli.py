@@ -13,6 +13,7 @@
     interp score-clocks runs/rf [--json] [--out DIR]
     interp distill runs/dit --out runs/cd [--step 305 3000 | --teacher empirical] [--json]
     interp edgebank edges.txt [--negatives random historical inductive] [--json]
+    interp raf --learner ridge --alpha 2 5 --eps 0.2 --lam 1 [--json]
     interp posterior [--forward cubic] [--points -1.5 -0.4 0.4 1.2 2.5] [--sigma 0.5 1] [--json]
     interp speciation [--d 64] [--norm 4] [--weights 0.9 0.1] [--times 0.5 1 2] [--json] [--out DIR]
 
@@ -83,6 +84,10 @@ COMMANDS = {
     "edgebank": (
         "interp.studies.edgebank.cli",
         "EdgeBank, the memory baseline of dynamic link prediction, on a temporal edge stream",
+    ),
+    "raf": (
+        "interp.studies.raf.cli",
+        "E_gen and E_mem of a learner on the Rules-and-Facts task",
     ),
     "posterior": (
         "interp.studies.posterior.cli",

@@ -111,3 +111,18 @@ def test_bad_learner_inputs_raise():
         random_features(x, y, x, 0.1, 1.0)
     with pytest.raises(ValueError, match="activation='gelu'"):
         random_features(x, y, x, 1.0, 1.0, "gelu")  # type: ignore[arg-type]
+
+
+def test_the_raf_command_prints_both_errors_per_alpha(capsys):
+    import json
+
+    from interp.cli import main
+
+    args = ["raf", "--d", "40", "--alpha", "2", "--seed", "0", "1", "--n-test", "500"]
+    assert main([*args, "--learner", "kernel", "--lam", "1e-3", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    assert len(rows) == 1 and rows[0]["e_mem"] == 0.0 and 0.1 < rows[0]["e_gen"] < 0.45
+    assert main([*args, "--learner", "ridge"]) == 0
+    assert "alpha    eps   E_gen   E_mem" in capsys.readouterr().out
+    assert main([*args, "--eps", "1.5"]) == 2
+    assert "eps" in capsys.readouterr().err

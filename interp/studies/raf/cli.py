@@ -1,0 +1,96 @@
+"""The Rules-and-Facts command: `interp raf` draws the task over a grid of alpha, eps and seeds
+(one ensemble) and prints each learner's E_gen (rule error on fresh data) and E_mem (facts whose
+random label it does not reproduce), averaged over the seeds."""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+from functools import partial
+
+from interp.cli import no_repeats, print_json
+from interp.studies.raf.learners import (
+    RBF,
+    DotProduct,
+    kernel_ridge,
+    measure,
+    random_features,
+    ridge,
+    svm,
+)
+from interp.tasks.raf import raf_task
+
+__all__ = ["add_arguments", "run"]
+
+LEARNERS = ("ridge", "kernel", "rbf", "svm", "features")
+
+
+def add_arguments(command: str, parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "E_gen and E_mem of a learner on the Rules-and-Facts task (Farne, Boncoraglio, "
+        "Zdeborova 2026): Gaussian inputs labelled by a teacher's sign, a fraction eps of them "
+        "relabelled at random (the facts)."
+    )
+    parser.add_argument("--learner", choices=LEARNERS, default="ridge")
+    parser.add_argument("--d", type=int, default=400, help="dimension (default 400)")
+    parser.add_argument("--alpha", type=float, nargs="+", default=[2.0, 5.0], help="n / d")
+    parser.add_argument("--eps", type=float, nargs="+", default=[0.2], help="fact fraction")
+    parser.add_argument("--seed", type=int, nargs="+", default=[0, 1, 2], help="draws")
+    parser.add_argument("--lam", type=float, default=1.0, help="ridge penalty lambda")
+    parser.add_argument(
+        "--mu",
+        type=float,
+        nargs=2,
+        default=[1.0, 1.0],
+        metavar=("MU_1", "MU_STAR"),
+        help="dot-product kernel (kernel, svm)",
+    )
+    parser.add_argument("--gamma", type=float, default=1.0, help="RBF width (rbf)")
+    parser.add_argument("--kappa", type=float, default=2.0, help="features per dimension")
+    parser.add_argument("--activation", choices=("sign", "tanh", "relu"), default="sign")
+    parser.add_argument("--n-test", type=int, default=10_000, help="fresh test points")
+    parser.add_argument("--json", action="store_true", help="print a JSON object")
+
+
+def _learner(args: argparse.Namespace, seed: int):
+    if args.learner == "ridge":
+        return partial(ridge, lam=args.lam)
+    if args.learner in ("kernel", "svm"):
+        fit = kernel_ridge if args.learner == "kernel" else svm
+        return partial(fit, kernel=DotProduct(*args.mu), lam=args.lam)
+    if args.learner == "rbf":
+        return partial(kernel_ridge, kernel=RBF(args.gamma), lam=args.lam)
+    return partial(
+        random_features, kappa=args.kappa, lam=args.lam, activation=args.activation, seed=seed
+    )
+
+
+def run(args: argparse.Namespace, command: str) -> None:
+    no_repeats(args, ("alpha", "eps", "seed"))
+    grid = list(itertools.product(args.alpha, args.eps, args.seed))
+    task = raf_task(
+        args.d,
+        [a for a, _, _ in grid],
+        [e for _, e, _ in grid],
+        [s for _, _, s in grid],
+        args.n_test,
+    )
+    results = [measure(task.select([m]), _learner(args, s))[0] for m, (_, _, s) in enumerate(grid)]
+    rows = []
+    for alpha, eps in itertools.product(args.alpha, args.eps):
+        mine = [r for (a, e, _), r in zip(grid, results) if (a, e) == (alpha, eps)]
+        rows.append(
+            {
+                "alpha": alpha,
+                "eps": eps,
+                "e_gen": sum(r.e_gen for r in mine) / len(mine),
+                "e_mem": sum(r.e_mem for r in mine) / len(mine),
+            }
+        )
+    if args.json:
+        print_json({"learner": args.learner, "d": args.d, "seeds": args.seed, "rows": rows})
+        return
+    print(f"{args.learner}, d {args.d}, lambda {args.lam}, mean over seeds {args.seed}")
+    print("alpha    eps   E_gen   E_mem")
+    for row in rows:
+        print(f"{row['alpha']:5g}  {row['eps']:5g}  {row['e_gen']:.4f}  {row['e_mem']:.3f}")
