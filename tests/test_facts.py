@@ -54,3 +54,43 @@ def test_bad_values_are_named():
         fact_task(digits=19)
     with pytest.raises(ValueError, match="exponent=-1"):
         fact_task(exponent=-1)
+
+
+def _net(models=2, names=40, width=32, seed=0):
+    from interp.models.factnet import FactNet, FactNetConfig
+
+    return FactNet(FactNetConfig(names=names, digits=2, width=width, models=models, seed=seed))
+
+
+def test_a_fact_net_learns_every_fact_of_a_small_base_and_logs_the_count():
+    import interp
+
+    task = fact_task(names=[10, 40], digits=2, exponent=0.0, seed=0)
+    cfg = interp.TrainConfig(steps=300, lr=1e-2, loss="ce", log_every=300)
+    result = interp.train(_net(), task, cfg, progress=False)
+    assert result.metrics["facts_known"][-1].tolist() == [10.0, 40.0]
+    assert result.metrics["facts_known"][0].tolist() != [10.0, 40.0]  # not known at init
+    assert facts_known(result.model.recall(40), task).tolist() == [10, 40]
+
+
+def test_a_fact_net_ensemble_trains_as_its_models_alone_and_resumes(tmp_path):
+    import json
+
+    import interp
+
+    task = fact_task(names=[10, 40], digits=2, exponent=1.0, seed=[0, 1])
+    cfg = interp.TrainConfig(steps=20, lr=1e-2, loss="ce", batch_size=16, log_every=10)
+    both = interp.train(_net(), task, cfg, progress=False).model
+    alone = interp.train(_net(models=1, seed=1), fact_task(40, 2, 1.0, seed=1), cfg, progress=False)
+    for name, value in alone.model.weights().items():
+        # model 1 alone: same names drawn, same init; its table is 40 names either way
+        torch.testing.assert_close(both.weights()[name][1:], value)
+    half = interp.TrainConfig(
+        steps=10, lr=1e-2, loss="ce", batch_size=16, log_every=10, save_every=10
+    )
+    interp.train(_net(), task, half, out=tmp_path / "r", progress=False)
+    config = json.loads((tmp_path / "r" / "config.json").read_text())
+    config["train"]["steps"] = 20
+    (tmp_path / "r" / "config.json").write_text(json.dumps(config))
+    resumed = interp.resume(tmp_path / "r", progress=False).model
+    assert torch.equal(resumed.W_in, both.W_in)

@@ -51,6 +51,7 @@ __all__ = [
     "Denoising",
     "NextToken",
     "ScoreMatching",
+    "FactRecall",
     "objective_for",
     "register_objective",
     "LOSSES",
@@ -379,11 +380,73 @@ class ScoreMatching:
         return logged
 
 
+# ---------------------------------------------------------------------------------------------
+# fact recall: a network that maps names to their K-digit values
+
+
+class FactRecall:
+    """Cross-entropy over the K digits of each name's value, names drawn by the fact base's
+    frequencies (Zipf): `batch_size` names per model per step from (model seed, step), or (None)
+    the expected loss over every name weighted by its frequency. Logs that loss and the number
+    of facts recalled exactly (`facts_known`)."""
+
+    losses = ("ce",)
+    metric_names = ("train_loss", "facts_known")
+
+    def __init__(self, model: nn.Module, task: Any, cfg: Any, device: torch.device) -> None:
+        self.task, self.batch_size, self.seeds = task.to(device), cfg.batch_size, model.cfg.seed
+        self.chunk = model.cfg.models
+        if model.cfg.names < task.values.shape[1]:
+            raise ValueError(
+                f"the model knows {model.cfg.names} names; the task has {task.values.shape[1]}"
+            )
+        if model.cfg.digits != task.config.digits:
+            raise ValueError(
+                f"the model reads {model.cfg.digits} digits; the task has {task.config.digits}"
+            )
+
+    def _per_name(self, forward: Callable[..., Tensor], names: Tensor, rows: slice) -> Tensor:
+        """`[models in rows, batch]` the summed cross-entropy of the K digits of each name."""
+        logits = forward(names)  # [models, batch, K, 10]
+        values = torch.gather(
+            self.task.values[rows], 1, names[..., None].expand(-1, -1, logits.shape[2])
+        )
+        return F.cross_entropy(logits.permute(0, 3, 1, 2), values, reduction="none").sum(-1)
+
+    def loss(self, forward: Callable[..., Tensor], rows: slice, step: int) -> Tensor:
+        task = self.task
+        device = task.values.device
+        if self.batch_size is None:
+            n = task.values.shape[1]
+            names = torch.arange(n, device=device).expand(task.values[rows].shape[0], -1)
+            return (self._per_name(forward, names, rows) * task.frequency[rows]).sum(-1)
+        gens = _generators(self.seeds[rows], step)
+        freq = task.frequency[rows].cpu()
+        names = torch.stack(
+            [
+                torch.multinomial(freq[i], self.batch_size, True, generator=g)
+                for i, g in enumerate(gens)
+            ]
+        ).to(device)
+        return self._per_name(forward, names, rows).mean(-1)
+
+    @torch.no_grad()
+    def metrics(self, model: nn.Module, step: int) -> dict[str, Tensor]:
+        from interp.tasks.facts import facts_known
+
+        predicted = model.recall(self.task.values.shape[1])
+        return {
+            "train_loss": self.loss(model, slice(0, model.cfg.models), step),
+            "facts_known": facts_known(predicted, self.task).double(),
+        }
+
+
 OBJECTIVES: dict[str, type] = {
     "mlp": Classification,
     "dit": Denoising,
     "gpt": NextToken,
     "random_features": ScoreMatching,
+    "fact_net": FactRecall,
 }
 LOSSES = ("mse", "ce", "edm", "l2")
 

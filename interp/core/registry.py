@@ -31,6 +31,7 @@ MODEL_KINDS: dict[str, str] = {
     "gpt": "interp.models.gpt:GPT",
     "restricted_logits": "interp.models.restricted:RestrictedLogits",
     "random_features": "interp.models.random_features:RandomFeatures",
+    "fact_net": "interp.models.factnet:FactNet",
 }
 # Objectives a caller chooses over the model kind's own (`train(..., objective=spec)`), read
 # back from a run's config on resume.
@@ -43,6 +44,7 @@ TASK_KINDS: dict[str, str] = {
     "rules": "interp.tasks.rules:RuleTask",
     "mixture": "interp.tasks.mixtures:MixtureTask",
     "digits": "interp.tasks.digits:DigitsTask",
+    "facts": "interp.tasks.facts:FactTask",
 }
 
 

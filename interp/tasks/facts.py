@@ -100,6 +100,17 @@ class FactTask:
         moved = {k: getattr(self, k).to(device) for k in ("values", "frequency", "mask")}
         return FactTask(self.config, **moved)
 
+    def stored(self) -> dict[str, Tensor]:
+        """What a step file keeps of the task: the values and the names' frequencies."""
+        return {"values": self.values, "frequency": self.frequency}
+
+    def check_stored(self, stored: dict[str, Tensor], where: str) -> None:
+        """Raise `ValueError` unless `stored` holds exactly this fact base."""
+        for name, value in self.stored().items():
+            got = stored.get(name)
+            if got is None or got.shape != value.shape or not torch.equal(got.cpu(), value.cpu()):
+                raise ValueError(f"{where}: task.{name} does not match the task in config.json")
+
     def sample_names(self, size: int, generator: torch.Generator) -> Tensor:
         """`[models, size]` names drawn with replacement by each model's frequencies."""
         return torch.multinomial(self.frequency.cpu(), size, replacement=True, generator=generator)
