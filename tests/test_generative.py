@@ -164,7 +164,8 @@ def test_bad_generative_input_is_refused(tmp_path):
         TrainConfig(loss="edm", batch_size=0)
     with pytest.raises(ValueError, match="a mlp model takes a 'modular' task, not 'rules'"):
         train(MLP(MLPConfig(p=8, width=4, models=2)), task, TrainConfig(), progress=False)
-    with pytest.raises(ValueError, match="cannot train a object; trainable kinds: dit, fact_net, gpt"):
+    unknown = "cannot train a object; trainable kinds: dit, fact_net, gpt"
+    with pytest.raises(ValueError, match=unknown):
         train(object(), task, EDM, out=never, progress=False)
     assert not never.exists()
     # One loop for every kind: SGD trains a DiT too.
