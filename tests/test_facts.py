@@ -94,3 +94,24 @@ def test_a_fact_net_ensemble_trains_as_its_models_alone_and_resumes(tmp_path):
     (tmp_path / "r" / "config.json").write_text(json.dumps(config))
     resumed = interp.resume(tmp_path / "r", progress=False).model
     assert torch.equal(resumed.W_in, both.W_in)
+
+
+def test_selection_keeps_the_lowest_loss_names_flat_and_the_control_random_ones():
+    from interp.studies.facts import name_losses, random_subset, select_by_loss
+
+    task = fact_task(names=[12, 8], digits=2, exponent=1.0, seed=[0, 1])
+    model = _net(models=2, names=12)
+    losses = name_losses(model, task)
+    assert torch.isinf(losses[1, 8:]).all()  # padding is never chosen
+    chosen = select_by_loss(model, task, keep=[5, 3])
+    for m, k in enumerate([5, 3]):
+        kept = chosen.frequency[m].nonzero().flatten()
+        assert set(kept.tolist()) == set(losses[m].argsort()[:k].tolist())
+        torch.testing.assert_close(
+            chosen.frequency[m, kept], torch.full((k,), 1 / k, dtype=torch.float64)
+        )
+    control = random_subset(task, keep=3, seed=0)
+    assert control.frequency.count_nonzero(1).tolist() == [3, 3]
+    assert not control.frequency[1, 8:].any()
+    with pytest.raises(ValueError, match="keep=\\[20, 20\\]"):
+        select_by_loss(model, task, keep=20)
