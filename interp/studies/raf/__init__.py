@@ -1,7 +1,9 @@
 """Rules and facts (Farne, Boncoraglio, Zdeborova 2026): learners of a teacher's rule whose
 training set also holds random-label facts, judged by E_gen (the rule error on fresh points) and
 E_mem (the fraction of facts not reproduced): ridge, kernel ridge and SVMs with dot-product or RBF
-kernels, and random features. The task is `interp.tasks.raf`.
+kernels, and random features; the state-evolution theory of each (`state_evolution`) and the
+Bayes-optimal E_gen (`bayes_optimal`). The task is `interp.tasks.raf`; the figures are in
+`interp.studies.raf.plots`.
 
 Example:
     >>> from interp.studies import raf
@@ -24,8 +26,24 @@ from interp.studies.raf.learners import (
     ridge,
     svm,
 )
+from interp.studies.raf.theory import (
+    Bayes,
+    RandomFeatures,
+    Theory,
+    activation_coefficients,
+    bayes_optimal,
+    linearize,
+    state_evolution,
+)
 
 __all__ = [
+    "Bayes",
+    "RandomFeatures",
+    "Theory",
+    "activation_coefficients",
+    "bayes_optimal",
+    "linearize",
+    "state_evolution",
     "RBF",
     "DotProduct",
     "Errors",

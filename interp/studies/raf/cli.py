@@ -1,6 +1,7 @@
 """The Rules-and-Facts command: `interp raf` draws the task over a grid of alpha, eps and seeds
 (one ensemble) and prints each learner's E_gen (rule error on fresh data) and E_mem (facts whose
-random label it does not reproduce), averaged over the seeds."""
+random label it does not reproduce), averaged over the seeds, beside the state-evolution theory
+of the same learner (d -> infinity) and the Bayes-optimal E_gen."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from interp.studies.raf.learners import (
     ridge,
     svm,
 )
+from interp.studies.raf.theory import RandomFeatures, bayes_optimal, state_evolution
 from interp.tasks.raf import raf_task
 
 __all__ = ["add_arguments", "run"]
@@ -65,6 +67,18 @@ def _learner(args: argparse.Namespace, seed: int):
     )
 
 
+def _theory(args: argparse.Namespace, alpha: float, eps: float) -> tuple[float, float]:
+    """The learner's (E_gen, E_mem) at d -> infinity."""
+    loss, features = "square", None
+    if args.learner in ("kernel", "svm"):
+        loss, features = ("hinge" if args.learner == "svm" else "square"), DotProduct(*args.mu)
+    elif args.learner == "rbf":
+        features = RBF(args.gamma)
+    elif args.learner == "features":
+        features = RandomFeatures(args.kappa, args.activation)
+    return state_evolution(alpha, eps, args.lam, loss, features)[:2]
+
+
 def run(args: argparse.Namespace, command: str) -> None:
     no_repeats(args, ("alpha", "eps", "seed"))
     grid = list(itertools.product(args.alpha, args.eps, args.seed))
@@ -79,18 +93,26 @@ def run(args: argparse.Namespace, command: str) -> None:
     rows = []
     for alpha, eps in itertools.product(args.alpha, args.eps):
         mine = [r for (a, e, _), r in zip(grid, results) if (a, e) == (alpha, eps)]
+        theory_gen, theory_mem = _theory(args, alpha, eps)
         rows.append(
             {
                 "alpha": alpha,
                 "eps": eps,
                 "e_gen": sum(r.e_gen for r in mine) / len(mine),
                 "e_mem": sum(r.e_mem for r in mine) / len(mine),
+                "theory_e_gen": theory_gen,
+                "theory_e_mem": theory_mem,
+                "bayes_e_gen": bayes_optimal(alpha, eps).e_gen,
             }
         )
     if args.json:
         print_json({"learner": args.learner, "d": args.d, "seeds": args.seed, "rows": rows})
         return
     print(f"{args.learner}, d {args.d}, lambda {args.lam}, mean over seeds {args.seed}")
-    print("alpha    eps   E_gen   E_mem")
+    print("                 measured        theory (d -> inf)  Bayes")
+    print("alpha    eps   E_gen   E_mem    E_gen   E_mem     E_gen")
     for row in rows:
-        print(f"{row['alpha']:5g}  {row['eps']:5g}  {row['e_gen']:.4f}  {row['e_mem']:.3f}")
+        print(
+            f"{row['alpha']:5g}  {row['eps']:5g}  {row['e_gen']:.4f}  {row['e_mem']:.3f}    "
+            f"{row['theory_e_gen']:.4f}  {row['theory_e_mem']:.3f}     {row['bayes_e_gen']:.4f}"
+        )
