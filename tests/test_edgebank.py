@@ -1,13 +1,17 @@
 """Edge streams and EdgeBank: the loader and the split, EdgeBank against a brute-force memory,
-each negative sampler's defining property, and the closed form of a binary scorer's AUC."""
+each negative sampler's defining property, and the closed form of a binary scorer's AUC; the
+learned scorer (it learns, reproducibly, online) and the memory split (EdgeBank's closed forms)."""
 
 import numpy as np
 import pytest
 
+from interp.cli import main
 from interp.studies.edgebank import (
     EdgeBank,
+    LinkModel,
     evaluate,
     hist_rnd_negatives,
+    memory_split,
     mrr,
     one_vs_many,
     pair_keys,
@@ -138,3 +142,100 @@ def test_one_vs_many_ranks_against_historical_and_random_destinations(split):
     assert 1 / 6 < one_vs_many(EdgeBank(), split, k=k) < 1
     with pytest.raises(ValueError, match="only 60 destinations"):
         one_vs_many(EdgeBank(), split, k=100)
+
+
+def test_the_learned_scorer_beats_chance_and_is_reproducible(split):
+    first = evaluate(LinkModel(split.stream.nodes, seed=0), split)
+    assert first.auc > 0.65 and first.ap > 0.65  # seeds 0-5: AUC 0.70-0.73; recurrence 0: 0.5
+    again = evaluate(LinkModel(split.stream.nodes, seed=0), split)
+    assert again == first
+    other = evaluate(LinkModel(split.stream.nodes, seed=1), split)
+    assert other != first
+    stream = split.stream  # nothing to learn in a stream of fresh uniform pairs
+    chance = chronological_split(edge_stream(nodes=60, edges=3000, recurrence=0.0, seed=0))
+    assert abs(evaluate(LinkModel(stream.nodes, seed=0), chance).auc - 0.5) < 0.05
+
+
+def test_the_learned_scorer_learns_each_batch_it_is_fed(split):
+    stream, known = split.stream, split.train | split.val
+    model = LinkModel(stream.nodes, seed=0)
+    model.update(stream.src[known], stream.dst[known], stream.t[known])  # the first: training
+    assert model.fitted
+    batch = np.flatnonzero(split.test)[:200]
+    src, dst, t = stream.src[batch], stream.dst[batch], stream.t[batch]
+    before = model(src, dst, t)
+    model.update(src, dst, t)  # online: a few Adam steps on the batch
+    after = model(src, dst, t)
+    assert after.mean() > before.mean() + 0.1
+    frozen = LinkModel(stream.nodes, seed=0, online_steps=0)
+    frozen.fit(stream.src[known], stream.dst[known])
+    still = frozen(src, dst)
+    frozen.update(src, dst, t)
+    assert (frozen(src, dst) == still).all()
+
+
+def test_unknown_nodes_share_one_embedding_until_learned(split):
+    stream, known = split.stream, split.train | split.val
+    held = int(split.new_nodes[0])
+    assert held not in np.r_[stream.src[split.train], stream.dst[split.train]]
+    model = LinkModel(stream.nodes, seed=0).fit(stream.src[split.train], stream.dst[split.train])
+    dst = stream.dst[known][:5]
+    unknown = model(np.full(5, stream.nodes + 7), dst)  # beyond the table
+    assert (model(np.full(5, held), dst) == unknown).all()
+    model.update(np.array([held]), np.array([int(dst[0])]), np.array([0.0]))
+    assert not (model(np.full(5, held), dst) == unknown).all()
+
+
+def test_the_memory_split_of_edgebank_has_its_closed_forms(split):
+    stream = split.stream
+    for kind in ("random", "historical", "inductive"):
+        m = memory_split(EdgeBank(), split, kind)
+        assert m.scores == evaluate(EdgeBank(), split, kind)
+        q = m.negatives_in_memory
+        assert m.memory_auc == 1.0
+        assert m.auc_repeat == pytest.approx(1 - q / 2, abs=1e-12)
+        assert m.auc_new == pytest.approx((1 - q) / 2, abs=1e-12)
+    # repeats: the test pairs seen in training, validation or an earlier test batch
+    known, test = split.train | split.val, np.flatnonzero(split.test)
+    seen = set(zip(stream.src[known].tolist(), stream.dst[known].tolist()))
+    repeats = []
+    for first in range(0, len(test), 200):
+        rows = test[first : first + 200]
+        pairs = list(zip(stream.src[rows].tolist(), stream.dst[rows].tolist()))
+        repeats += [p in seen for p in pairs]
+        seen |= set(pairs)
+    assert m.repeats == pytest.approx(np.mean(repeats), abs=1e-12)
+    constant = memory_split(lambda s, d, t: np.zeros(len(s)), split)
+    assert constant.memory_auc == 0.5 and constant.auc_new == constant.auc_repeat == 0.5
+    learned = memory_split(LinkModel(stream.nodes, seed=0), split)
+    assert 0.5 < learned.memory_auc < 1 and learned.auc_repeat > learned.auc_new
+
+
+def test_bad_arguments_are_refused_with_a_clear_message(split, tmp_path, capsys):
+    with pytest.raises(ValueError, match="nodes=0 must be >= 1"):
+        LinkModel(0)
+    with pytest.raises(ValueError, match="online_steps=-1 must be >= 0"):
+        LinkModel(10, online_steps=-1)
+    with pytest.raises(ValueError, match="unknown_rate=1"):
+        LinkModel(10, unknown_rate=1)
+    with pytest.raises(ValueError, match="need two equal"):
+        LinkModel(10).fit(np.array([0, 1]), np.array([1]))
+    with pytest.raises(ValueError, match=">= 0"):
+        LinkModel(10).fit(np.array([-1]), np.array([1]))
+    with pytest.raises(ValueError, match="no destination below nodes=10"):
+        LinkModel(10).fit(np.array([1]), np.array([12]))
+    with pytest.raises(ValueError, match="negatives 'hard'"):
+        memory_split(EdgeBank(), split, "hard")
+    with pytest.raises(ValueError, match="mode 'lru'"):
+        memory_split(EdgeBank(), split, memory="lru")
+    stream = edge_stream(nodes=20, edges=400, recurrence=0.8, seed=0)
+    path = tmp_path / "edges.txt"
+    path.write_text("".join(f"{s} {d} {t}\n" for s, d, t in zip(stream.src, stream.dst, stream.t)))
+    assert main(["edgebank", str(path), "--epochs", "2"]) == 2  # a learned option, no learned
+    assert capsys.readouterr().err == "interp: error: --epochs: only with --scorer learned\n"
+    assert main(["edgebank", str(path), "--scorer", "learned", "--dim", "0"]) == 2
+    assert capsys.readouterr().err == "interp: error: --dim 0 must be >= 1\n"
+    args = ["--negatives", "random", "--memory", "unlimited", "--no-progress"]
+    assert main(["edgebank", str(path), "--scorer", "learned", "--epochs", "2", *args]) == 0
+    out = capsys.readouterr().out
+    assert "random      learned   -" in out and "memory split" in out

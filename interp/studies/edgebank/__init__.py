@@ -1,5 +1,6 @@
 """EdgeBank (Poursafaei et al. 2022): how far memory alone goes in dynamic link prediction. The
-memory baseline, DGB's negative samplers and evaluation, for any scorer beside it.
+memory baseline, DGB's negative samplers and evaluation, for any scorer beside it (`LinkModel`,
+a small learned one), and `memory_split`: how much of a scorer's score is memory.
 
 Example:
     >>> from interp.studies import edgebank
@@ -9,7 +10,15 @@ Example:
     0.95
 """
 
-from interp.studies.edgebank.evaluation import NEGATIVES, LinkScores, evaluate, sample_negatives
+from interp.studies.edgebank.evaluation import (
+    NEGATIVES,
+    LinkScores,
+    MemorySplit,
+    evaluate,
+    memory_split,
+    sample_negatives,
+)
+from interp.studies.edgebank.learned import LinkModel
 from interp.studies.edgebank.memory import MODES, EdgeBank, pair_keys
 from interp.studies.edgebank.ranking import hist_rnd_negatives, mrr, one_vs_many
 
@@ -18,10 +27,13 @@ __all__ = [
     "mrr",
     "one_vs_many",
     "EdgeBank",
+    "LinkModel",
     "LinkScores",
+    "MemorySplit",
     "MODES",
     "NEGATIVES",
     "evaluate",
+    "memory_split",
     "pair_keys",
     "sample_negatives",
 ]
