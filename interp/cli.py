@@ -89,6 +89,7 @@ COMMANDS = {
         "interp.studies.raf.cli",
         "E_gen and E_mem of a learner on the Rules-and-Facts task",
     ),
+    "facts": ("interp.studies.facts.cli", "facts stored per parameter, FactNet or fact GPT"),
     "posterior": (
         "interp.studies.posterior.cli",
         "posterior weights of training points under a memorized prior (1-D or 2-D problem)",

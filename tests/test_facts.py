@@ -115,3 +115,102 @@ def test_selection_keeps_the_lowest_loss_names_flat_and_the_control_random_ones(
     assert not control.frequency[1, 8:].any()
     with pytest.raises(ValueError, match="keep=\\[20, 20\\]"):
         select_by_loss(model, task, keep=20)
+
+
+# --- the tiny GPT on the fact base -----------------------------------------------------------
+
+GPT_TINY = dict(d=2, d_model=32, n_layers=1, n_heads=2, d_mlp=64)
+
+
+def _gpt(names=20, models=2, seed=0):
+    from interp.models.gpt import GPT, GPTConfig
+
+    return GPT(GPTConfig(names=names, models=models, seed=seed, **GPT_TINY))
+
+
+def test_a_fact_gpt_reads_a_name_and_emits_digit_logits():
+    model = _gpt()
+    values = fact_task(names=[20, 20], digits=2, seed=[0, 1]).values[:, :5]
+    tokens = model.fact_tokens(torch.arange(5), values)
+    assert tokens[..., 0].tolist() == [list(range(10, 15))] * 2  # name i is token 10 + i
+    assert torch.equal(tokens[..., 1], values[..., 0])  # teacher forcing: d_1 reads d_1's digit
+    assert model(tokens).shape == (2, 5, 2, 10)  # [models, batch, K, 10]
+    assert model.recall(20).shape == (2, 20, 2)
+    counted = sum(p.numel() for p in model.bridges[0].parameters())
+    assert model.cfg.parameters == counted  # per model, the names' embeddings included
+    assert model.task_kinds == ("facts",)
+    with pytest.raises(ValueError, match="fact GPT"):
+        model.sample(2)
+    with pytest.raises(ValueError, match="need \\[models, batch, 2\\]"):
+        model.fact_tokens(torch.arange(5), values[..., :1])
+
+
+def test_the_bit_string_gpt_is_unchanged_and_refuses_facts():
+    import interp
+    from interp.models.gpt import GPT, GPTConfig
+
+    cfg = GPTConfig(d=8)
+    assert (cfg.names, cfg.d_vocab, cfg.d_vocab_out, cfg.n_ctx) == (0, 3, 2, 9)
+    old = {k: v for k, v in cfg.to_dict().items() if k != "names"}  # a config.json of before
+    assert GPTConfig.from_dict(old) == cfg
+    model = GPT(GPTConfig(d=2, d_model=32, n_layers=1, n_heads=2, d_mlp=64))
+    assert model.task_kinds == ("rules",)
+    with pytest.raises(ValueError, match="takes a 'rules' task, not 'facts'"):
+        interp.train(model, fact_task(names=5, digits=2), interp.TrainConfig(loss="ce"))
+    with pytest.raises(ValueError, match="needs a fact GPT"):
+        model.recall(4)
+    with pytest.raises(ValueError, match="names=-1"):
+        GPTConfig(d=2, names=-1)
+
+
+def test_a_tiny_gpt_memorizes_a_tiny_fact_base_and_round_trips(tmp_path):
+    import interp
+    from interp.studies.facts import name_losses
+
+    task = fact_task(names=[20, 20], digits=2, exponent=1.0, seed=[0, 1])
+    cfg = interp.TrainConfig(steps=150, lr=1e-2, loss="ce", log_every=50, save_every=150)
+    result = interp.train(_gpt(), task, cfg, out=tmp_path / "r", progress=False, device="cpu")
+    known = result.metrics["facts_known"]
+    assert known[0].max() < 5  # chance at init
+    assert known[-1].tolist() == [20.0, 20.0]
+    assert facts_known(result.model.recall(20), task).tolist() == [20, 20]
+    assert (name_losses(result.model, task) < 0.5).all()  # teacher forcing, every name
+    run = interp.load_run(tmp_path / "r")
+    loaded = run.model()
+    assert loaded.cfg == result.model.cfg and loaded.cfg.names == 20
+    assert torch.equal(loaded.recall(20), result.model.recall(20))
+    assert torch.equal(run.task.values, task.values)
+
+
+def test_the_facts_command(tmp_path, capsys):
+    import json
+
+    from interp.cli import main
+
+    args = ["facts", "--model", "gpt", "--names", "20", "--steps", "100", "--lr", "1e-2"]
+    assert main([*args, "--d-mlp", "64", "--json", "--device", "cpu"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["model"] == "gpt" and out["rows"][0]["facts_known"] == 20
+    assert out["rows"][0]["parameters"] == _gpt(models=1).cfg.parameters
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("")
+    for bad in (
+        ["--names", "0"],
+        ["--model", "lstm"],
+        ["--select", "30", "--names", "20"],
+        ["--random"],
+        ["--names", "20", "--out", str(tmp_path / "full")],
+    ):
+        assert main(["facts", *bad]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("interp: error:") and err.count("\n") == 1, err
+    assert (tmp_path / "full" / "x").exists()
+
+
+def test_fact_figures():
+    from interp.studies.facts.plots import capacity_figure, selection_figure
+
+    fig = capacity_figure([250, 500], {"a": [250, 400]})
+    assert [t.name for t in fig.data] == ["a", "every fact"] and fig.data[1].y == (250.0, 500.0)
+    fig = selection_figure([10, 20], {"lowest loss": [10, 15]}, {"flat over all 40": 12})
+    assert fig.data[-1].y == (12.0, 12.0)

@@ -52,6 +52,7 @@ __all__ = [
     "NextToken",
     "ScoreMatching",
     "FactRecall",
+    "SignFit",
     "objective_for",
     "register_objective",
     "LOSSES",
@@ -388,7 +389,8 @@ class FactRecall:
     """Cross-entropy over the K digits of each name's value, names drawn by the fact base's
     frequencies (Zipf): `batch_size` names per model per step from (model seed, step), or (None)
     the expected loss over every name weighted by its frequency. Logs that loss and the number
-    of facts recalled exactly (`facts_known`)."""
+    of facts recalled exactly (`facts_known`, from the model's `recall`). A FactNet reads the
+    names; a fact GPT reads `model.fact_tokens(names, values)` (teacher forcing)."""
 
     losses = ("ce",)
     metric_names = ("train_loss", "facts_known")
@@ -396,6 +398,7 @@ class FactRecall:
     def __init__(self, model: nn.Module, task: Any, cfg: Any, device: torch.device) -> None:
         self.task, self.batch_size, self.seeds = task.to(device), cfg.batch_size, model.cfg.seed
         self.chunk = model.cfg.models
+        self.tokens = getattr(model, "fact_tokens", None)
         if model.cfg.names < task.values.shape[1]:
             raise ValueError(
                 f"the model knows {model.cfg.names} names; the task has {task.values.shape[1]}"
@@ -407,10 +410,9 @@ class FactRecall:
 
     def _per_name(self, forward: Callable[..., Tensor], names: Tensor, rows: slice) -> Tensor:
         """`[models in rows, batch]` the summed cross-entropy of the K digits of each name."""
-        logits = forward(names)  # [models, batch, K, 10]
-        values = torch.gather(
-            self.task.values[rows], 1, names[..., None].expand(-1, -1, logits.shape[2])
-        )
+        k = self.task.values.shape[2]
+        values = torch.gather(self.task.values[rows], 1, names[..., None].expand(-1, -1, k))
+        logits = forward(names if self.tokens is None else self.tokens(names, values))
         return F.cross_entropy(logits.permute(0, 3, 1, 2), values, reduction="none").sum(-1)
 
     def loss(self, forward: Callable[..., Tensor], rows: slice, step: int) -> Tensor:
@@ -441,20 +443,86 @@ class FactRecall:
         }
 
 
+# ---------------------------------------------------------------------------------------------
+# sign fit: a scalar-score network on +-1 labels (rules and facts)
+
+
+class SignFit:
+    """Each model's mean square loss (y - f)^2 / 2 ("mse") or logistic loss log(1 + e^(-y f))
+    ("ce") on its own +-1 training labels (full batch, or reshuffled epochs of `batch_size`);
+    logs the training loss, E_gen (the fraction of the shared test points whose sign differs
+    from the model's rule), E_mem (the fraction of its facts whose label it does not
+    reproduce) and rule_err (the same on its rule-labelled training points)."""
+
+    losses = ("mse", "ce")
+    metric_names = ("train_loss", "e_gen", "e_mem", "rule_err")
+
+    def __init__(self, model: nn.Module, task: Any, cfg: Any, device: torch.device) -> None:
+        self.task, self.kind, self.batch_size = task.to(device), cfg.loss, cfg.batch_size
+        _check_batch(cfg.batch_size, int(task.mask.sum(1).min()))
+        if model.cfg.d != task.d:
+            raise ValueError(f"the model reads d={model.cfg.d}; the task has d={task.d}")
+        models = model.cfg.models
+        if cfg.batch_size is None:
+            self.rows, self.weight = _padded_rows(self.task.mask)
+            batch = self.rows.shape[1]
+        else:
+            self.epochs = _Epochs(self.task.mask, model.cfg.seed, cfg.batch_size)
+            self.weight = torch.full((models, cfg.batch_size), 1 / cfg.batch_size, device=device)
+            batch = cfg.batch_size
+        cpu = device.type == "cpu"
+        self.chunk = max(1, CPU_CHUNK_ELEMENTS // (batch * model.cfg.width)) if cpu else models
+
+    def _per_example(self, scores: Tensor, labels: Tensor) -> Tensor:
+        labels = labels.to(scores.dtype)
+        if self.kind == "mse":
+            return 0.5 * (labels - scores) ** 2
+        return F.softplus(-labels * scores)
+
+    def loss(self, forward: Callable[..., Tensor], rows: slice, step: int) -> Tensor:
+        idx = self.rows[rows] if self.batch_size is None else self.epochs(step)[rows]
+        idx = idx.to(self.task.data.device)
+        points = torch.gather(
+            self.task.data[rows], 1, idx[..., None].expand(-1, -1, self.task.d)
+        )  # [models, batch, d]
+        labels = torch.gather(self.task.labels[rows], 1, idx)
+        return (self._per_example(forward(points), labels) * self.weight[rows]).sum(1)
+
+    @torch.no_grad()
+    def metrics(self, model: nn.Module, step: int) -> dict[str, Tensor]:
+        task = self.task
+        train = model(task.data)  # [models, n_max]
+        wrong = (train * task.labels <= 0) & task.mask
+        facts, rule = task.facts & task.mask, ~task.facts & task.mask
+        test = model(task.test)  # [models, n_test]
+        return {
+            "train_loss": masked_mean(self._per_example(train, task.labels), task.mask),
+            "e_gen": (test * task.test_labels <= 0).double().mean(1),
+            "e_mem": (wrong & facts).sum(1) / facts.sum(1).clamp(min=1),
+            "rule_err": (wrong & rule).sum(1) / rule.sum(1).clamp(min=1),
+        }
+
+
 OBJECTIVES: dict[str, type] = {
     "mlp": Classification,
     "dit": Denoising,
     "gpt": NextToken,
     "random_features": ScoreMatching,
     "fact_net": FactRecall,
+    "two_layer": SignFit,
 }
+# A model kind whose objective depends on the task: (model kind, task kind) -> objective.
+TASK_OBJECTIVES: dict[tuple[str, str], type] = {("gpt", "facts"): FactRecall}
 LOSSES = ("mse", "ce", "edm", "l2")
 
 
-def register_objective(model_kind: str, objective: type) -> None:
-    """Train models of `model_kind` with `objective` (a class built as `(model, task, cfg,
-    device)` that has `losses`, `chunk`, `loss` and `metrics`)."""
-    OBJECTIVES[model_kind] = objective
+def register_objective(model_kind: str, objective: type, task_kind: str | None = None) -> None:
+    """Train models of `model_kind` (on tasks of `task_kind`, or any) with `objective` (a class
+    built as `(model, task, cfg, device)` that has `losses`, `chunk`, `loss` and `metrics`)."""
+    if task_kind is None:
+        OBJECTIVES[model_kind] = objective
+    else:
+        TASK_OBJECTIVES[(model_kind, task_kind)] = objective
 
 
 def objective_for(
@@ -469,13 +537,14 @@ def objective_for(
     from interp.core.runs import check_pair
 
     kind = getattr(model, "kind", None)
-    if spec is None and kind not in OBJECTIVES:
+    own = TASK_OBJECTIVES.get((kind, getattr(task, "kind", None)), OBJECTIVES.get(kind))
+    if spec is None and own is None:
         trainable = ", ".join(sorted(OBJECTIVES))
         raise ValueError(f"cannot train a {type(model).__name__}; trainable kinds: {trainable}")
     check_pair(model, task)
-    losses, what = (spec.losses, spec.kind) if spec is not None else (OBJECTIVES[kind].losses, kind)
+    losses, what = (spec.losses, spec.kind) if spec is not None else (own.losses, kind)
     if cfg.loss not in losses:
         raise ValueError(f"loss {cfg.loss!r}: a {what} trains with {' or '.join(losses)}")
     if spec is not None:
         return spec.build(model, task, cfg, device)
-    return OBJECTIVES[kind](model, task, cfg, device)
+    return own(model, task, cfg, device)

@@ -1,5 +1,5 @@
 """A tiny autoregressive GPT over bit strings, as an ensemble: the rule tasks' next-token
-counterpart to the DiT.
+counterpart to the DiT; with a names vocabulary (`GPTConfig(names=N)`) it recalls facts instead.
 
 Tokens are the bits 0 and 1 and a BOS token (2). A string `bits [batch, d]` is read as
 `BOS b_1 ... b_d`; each model predicts bit t from `BOS b_1 ... b_{t-1}`, so its context is d + 1
@@ -23,6 +23,14 @@ for `gpt_tokens(bits)`), per bridge:
     ln_final.hook_normalized                      [batch, pos, d_model]
     hook_unembed                                  [batch, pos, 2]   the logits
 
+A fact GPT (`names` N >= 1; `interp.tasks.facts`) reads a name and emits its K = d digits:
+tokens are the digits 0-9 and the names 10 ... N + 9, a sequence is `name d_1 ... d_K`, and each
+model predicts d_k from `name d_1 ... d_{k-1}` (context K tokens; the read-out covers the ten
+digits, `[models, batch, pos, 10]`). `fact_tokens` builds the teacher-forced input of names and
+values, `recall` decodes greedily; the one training loop trains it with `FactRecall`, the
+objective of FactNet, and logs `facts_known`. `cfg.parameters` counts the trainable parameters
+per model, the names' embeddings included (they grow with N).
+
 The bridges are not stacked into one tensor per weight: `functional_call` on a bridge leaves its
 aliased parameter paths pointing at the swapped-in tensors, which breaks every later eager call
 on it. The models run one after another inside one forward pass, and the trainer steps them
@@ -39,6 +47,12 @@ Example:
     >>> samples = model.sample(4, torch.Generator().manual_seed(0))
     >>> samples.shape, samples.dtype                              # [models, n, d] bits
     (torch.Size([2, 4, 8]), torch.uint8)
+    >>> facts = GPT(GPTConfig(names=20, d=2, d_model=32, n_layers=1, models=2))
+    >>> values = torch.tensor([[[3, 1], [4, 1], [5, 9]]]).expand(2, -1, -1)
+    >>> facts(facts.fact_tokens(torch.tensor([0, 7, 19]), values)).shape  # [models, batch, K, 10]
+    torch.Size([2, 3, 2, 10])
+    >>> facts.recall(20).shape, facts.cfg.parameters              # greedy decoding; per model
+    (torch.Size([2, 20, 2]), 22432)
 """
 
 from __future__ import annotations
@@ -53,18 +67,21 @@ from transformer_lens import TransformerBridge, TransformerBridgeConfig
 
 from interp.core.ensemble import Ensemble, EnsembleConfig
 
-__all__ = ["GPT", "GPTConfig", "gpt_tokens", "gpt_loss", "BOS"]
+__all__ = ["GPT", "GPTConfig", "gpt_tokens", "gpt_loss", "BOS", "DIGITS"]
 
 BOS = 2
+DIGITS = 10  # a fact GPT's digit tokens 0-9 and read-out; name i is token DIGITS + i
 ACT_FNS = ("gelu", "relu")
 
 
 @dataclass(frozen=True, kw_only=True)
 class GPTConfig(EnsembleConfig):
-    """Shape and seeds of an ensemble of tiny GPTs over strings of d bits.
+    """Shape and seeds of an ensemble of tiny GPTs over strings of d bits (or, with `names`,
+    over facts: a name and its d digits).
 
     Attributes:
-        d: string length; the context holds BOS + d bits.
+        d: string length; the context holds BOS + d bits. A fact GPT: K, the digits per value;
+            the context holds the name + d - 1 digits.
         d_model: residual width; `d_head = d_model / n_heads`.
         n_layers: transformer blocks (attention + MLP, pre-LayerNorm).
         n_heads: attention heads per block.
@@ -76,6 +93,8 @@ class GPTConfig(EnsembleConfig):
         models: ensemble size; `seed` gives one init seed per model.
         seed: one init seed per model (a single seed s gives s, s+1, ...); the same seed gives
             the same weights on any device, and building a model leaves the global RNG alone.
+        names: 0 (default): bit strings. N >= 1: a fact GPT over N names (the largest fact
+            base of the task): vocabulary N names + 10 digits, read-out over the 10 digits.
     """
 
     d: int
@@ -85,10 +104,13 @@ class GPTConfig(EnsembleConfig):
     d_mlp: int = 256
     act_fn: str = "gelu"
     zero_unembed: bool = True
+    names: int = 0
 
     def __post_init__(self) -> None:
         super().__post_init__()
         self._positive("d", "d_model", "n_layers", "n_heads", "d_mlp")
+        if isinstance(self.names, bool) or not isinstance(self.names, int) or self.names < 0:
+            raise ValueError(f"names={self.names!r} must be an integer >= 0 (0: bit strings)")
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model={self.d_model} is not a multiple of n_heads={self.n_heads}")
         if self.act_fn not in ACT_FNS:
@@ -100,7 +122,30 @@ class GPTConfig(EnsembleConfig):
 
     @property
     def n_ctx(self) -> int:
-        return self.d + 1
+        return self.d if self.names else self.d + 1
+
+    @property
+    def digits(self) -> int:
+        """K, the digits of a fact GPT's values (= d)."""
+        return self.d
+
+    @property
+    def d_vocab(self) -> int:
+        return DIGITS + self.names if self.names else 3
+
+    @property
+    def d_vocab_out(self) -> int:
+        return DIGITS if self.names else 2
+
+    @property
+    def parameters(self) -> int:
+        """Trainable parameters per model: embeddings (tokens, positions), per block two
+        LayerNorms, attention (Q, K, V, O and biases) and MLP, the final LayerNorm and the
+        read-out (no bias). A fact GPT's count includes the N name embeddings (N d_model)."""
+        dm, mlp = self.d_model, self.d_mlp
+        block = 4 * dm + 4 * dm * dm + 4 * dm + 2 * dm * mlp + mlp + dm
+        embed = (self.d_vocab + self.n_ctx) * dm
+        return embed + self.n_layers * block + 2 * dm + dm * self.d_vocab_out
 
     def bridge_config(self, seed: int) -> TransformerBridgeConfig:
         """The TransformerLens config one model boots from."""
@@ -110,12 +155,14 @@ class GPTConfig(EnsembleConfig):
             n_layers=self.n_layers,
             n_ctx=self.n_ctx,
             n_heads=self.n_heads,
-            d_vocab=3,
-            d_vocab_out=2,
+            d_vocab=self.d_vocab,
+            d_vocab_out=self.d_vocab_out,
             d_mlp=self.d_mlp,
             act_fn=self.act_fn,
             seed=seed,
-            model_name=f"gpt_bits_d{self.d}",
+            model_name=f"gpt_facts_n{self.names}_d{self.d}"
+            if self.names
+            else f"gpt_bits_d{self.d}",
         )
 
 
@@ -132,14 +179,19 @@ class GPT(Ensemble):
     """An ensemble of tiny GPTs, one TransformerLens bridge per model (`bridges[m]`).
 
     `forward(tokens)` takes tokens `[batch, pos]` shared by every model or `[models, batch,
-    pos]` and returns logits `[models, batch, pos, 2]`; tokens are taken as given (use
-    `gpt_tokens` to put BOS in front of bits). Weights are stored per model as `"{m}.{name}"`.
+    pos]` and returns logits `[models, batch, pos, 2]` (a fact GPT: 10); tokens are taken as
+    given (use `gpt_tokens` to put BOS in front of bits, `fact_tokens` for names and values).
+    Weights are stored per model as `"{m}.{name}"`.
     """
 
     kind = "gpt"
-    task_kinds = ("rules",)
     config_class = GPTConfig
     cfg: GPTConfig
+
+    @property
+    def task_kinds(self) -> tuple[str, ...]:  # type: ignore[override]
+        """A bit-string GPT trains on rule strings, a fact GPT on a fact base."""
+        return ("facts",) if self.cfg.names else ("rules",)
 
     def _build(self) -> None:
         self.bridges = nn.ModuleList(_boot(self.cfg, seed, "cpu") for seed in self.cfg.seed)
@@ -193,7 +245,8 @@ class GPT(Ensemble):
         return tokens
 
     def forward(self, tokens: Tensor) -> Tensor:
-        """Logits `[models, batch, pos, 2]` for tokens `[batch, pos]` or `[models, batch, pos]`."""
+        """Logits `[models, batch, pos, 2]` (a fact GPT: 10) for tokens `[batch, pos]` or
+        `[models, batch, pos]`."""
         tokens = self._tokens(tokens)
         return torch.stack([bridge(t) for bridge, t in zip(self.bridges, tokens)])
 
@@ -213,6 +266,7 @@ class GPT(Ensemble):
     def log_prob(self, bits: Tensor) -> Tensor:
         """Log-likelihood (nats) of each string under each model: bits `[batch, d]` (shared) or
         `[models, batch, d]` -> `[models, batch]`. One forward pass on BOS + bits[..., :-1]."""
+        self._bits_only("log_prob")
         tokens = gpt_tokens(bits)
         d = self.cfg.d
         if tokens.shape[-1] != d + 1:
@@ -235,6 +289,7 @@ class GPT(Ensemble):
         the same weights. `temperature` divides the logits. Each step reruns the whole prefix
         (no KV cache): d forward passes of length <= d.
         """
+        self._bits_only("sample")
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"n={n!r} must be an integer >= 1")
         if not (temperature > 0 and math.isfinite(temperature)):
@@ -247,6 +302,45 @@ class GPT(Ensemble):
             p_one = torch.softmax(self(tokens)[:, :, -1] / temperature, -1)[..., 1]
             tokens = torch.cat([tokens, (u[:, t] < p_one).long()[..., None]], -1)
         return tokens[..., 1:].to(torch.uint8)
+
+    def _bits_only(self, what: str) -> None:
+        if self.cfg.names:
+            raise ValueError(f"{what} reads bit strings; this is a fact GPT (use recall)")
+
+    def _facts_only(self, what: str) -> None:
+        if not self.cfg.names:
+            raise ValueError(f"{what} needs a fact GPT (GPTConfig names >= 1)")
+
+    def fact_tokens(self, names: Tensor, values: Tensor) -> Tensor:
+        """The teacher-forced input of a fact GPT: names `[batch]` (shared) or `[models, batch]`
+        and their values `[models, batch, K]` -> tokens `[models, batch, K]` = name, d_1 ...
+        d_{K-1}, whose logits `[models, batch, K, 10]` predict d_1 ... d_K."""
+        self._facts_only("fact_tokens")
+        k = self.cfg.digits
+        if values.dim() != 3 or values.shape[-1] != k:
+            raise ValueError(f"values of shape {tuple(values.shape)}: need [models, batch, {k}]")
+        if names.dim() == 1:
+            names = names.expand(values.shape[0], -1)
+        if names.shape != values.shape[:2] or names.dtype != torch.long:
+            need = f"long [batch] or {tuple(values.shape[:2])}"
+            raise ValueError(f"names of shape {tuple(names.shape)}: need {need}")
+        return torch.cat([DIGITS + names[..., None], values[..., :-1]], -1)
+
+    @torch.no_grad()
+    def recall(self, names: int) -> Tensor:
+        """`[models, names, K]` the value of every name id below `names`, decoded greedily (the
+        most likely digit given the name and the digits decoded so far). A value is recalled
+        exactly by greedy decoding if and only if every digit is the argmax under teacher
+        forcing: `facts_known` is the same either way."""
+        self._facts_only("recall")
+        if not 1 <= names <= self.cfg.names:
+            raise ValueError(f"names={names} must be in [1, {self.cfg.names}]")
+        ids = torch.arange(names, device=self.device)
+        tokens = (DIGITS + ids).expand(len(self.bridges), -1)[..., None]
+        for _ in range(self.cfg.digits):
+            digit = self(tokens)[:, :, -1].argmax(-1)
+            tokens = torch.cat([tokens, digit[..., None]], -1)
+        return tokens[..., 1:]
 
 
 def gpt_tokens(bits: Tensor) -> Tensor:

@@ -37,10 +37,11 @@ __all__ = ["name_losses", "select_by_loss", "random_subset"]
 @torch.no_grad()
 def name_losses(model: nn.Module, task: FactTask) -> Tensor:
     """`[models, names_max]` each name's cross-entropy summed over its K digits (inf on
-    padding)."""
+    padding), under a FactNet or a fact GPT (`GPTConfig(names=N)`, teacher forcing)."""
     task = task.to(model.device)
-    names = task.values.shape[1]
-    logits = model(torch.arange(names, device=model.device))  # [models, names, K, 10]
+    names = torch.arange(task.values.shape[1], device=model.device)
+    tokens = getattr(model, "fact_tokens", None)  # a fact GPT: teacher forcing
+    logits = model(names if tokens is None else tokens(names, task.values))  # [models, N, K, 10]
     ce = F.cross_entropy(logits.permute(0, 3, 1, 2), task.values, reduction="none").sum(-1)
     return ce.masked_fill(~task.mask, float("inf"))
 
