@@ -32,6 +32,7 @@ MODEL_KINDS: dict[str, str] = {
     "restricted_logits": "interp.models.restricted:RestrictedLogits",
     "random_features": "interp.models.random_features:RandomFeatures",
     "fact_net": "interp.models.factnet:FactNet",
+    "two_layer": "interp.models.two_layer:TwoLayer",
 }
 # Objectives a caller chooses over the model kind's own (`train(..., objective=spec)`), read
 # back from a run's config on resume.
@@ -45,6 +46,7 @@ TASK_KINDS: dict[str, str] = {
     "mixture": "interp.tasks.mixtures:MixtureTask",
     "digits": "interp.tasks.digits:DigitsTask",
     "facts": "interp.tasks.facts:FactTask",
+    "raf": "interp.tasks.raf:RafTask",
 }
 
 
