@@ -13,7 +13,7 @@
     interp score-clocks runs/rf [--json] [--out DIR]
     interp distill runs/dit --out runs/cd [--step 305 3000 | --teacher empirical] [--json]
     interp edgebank edges.txt [--negatives random historical inductive] [--scorer learned] [--json]
-    interp raf --learner ridge --alpha 2 5 --eps 0.2 --lam 1 [--json]
+    interp raf --learner ridge|kernel|rbf|svm|features|network --alpha 2 5 --eps 0.2 [--json]
     interp facts --model factnet --names 1000 2000 4000 [--select 1600] [--json]
     interp posterior [--forward cubic] [--points -1.5 -0.4 0.4 1.2 2.5] [--sigma 0.5 1] [--json]
     interp speciation [--d 64] [--norm 4] [--weights 0.9 0.1] [--times 0.5 1 2] [--json] [--out DIR]

@@ -109,3 +109,16 @@ def test_bad_network_inputs_raise_one_line_errors(trained):
     wrong_d = TwoLayer(TwoLayerConfig(d=D + 1, width=4, models=2))
     with pytest.raises(ValueError, match="d=31"):
         interp.train(wrong_d, task, interp.TrainConfig(steps=1), progress=False)
+
+
+def test_the_raf_command_trains_the_network_and_ablates_its_fact_neurons(capsys):
+    from interp.cli import main
+
+    args = ["raf", "--learner", "network", "--d", "20", "--alpha", "2", "--seed", "0", "1"]
+    args += ["--steps", "300", "--width", "64", "--n-test", "1000"]
+    assert main([*args, "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)["rows"]
+    assert row["e_mem"] == 0.0 and row["ablated_e_mem"] > 0.05 and row["e_gen"] < 0.45
+    assert {"extracted_e_gen", "bayes_e_gen"} <= set(row) and "theory_e_gen" not in row
+    assert main([*args, "--init-scale", "nan"]) == 2
+    assert "--init-scale nan" in capsys.readouterr().err

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import math
 from functools import partial
+
+import torch
 
 from interp.cli import no_repeats, print_json
 from interp.studies.raf.learners import (
@@ -24,7 +27,7 @@ from interp.tasks.raf import raf_task
 
 __all__ = ["add_arguments", "run"]
 
-LEARNERS = ("ridge", "kernel", "rbf", "svm", "features")
+LEARNERS = ("ridge", "kernel", "rbf", "svm", "features", "network")
 
 
 def add_arguments(command: str, parser: argparse.ArgumentParser) -> None:
@@ -50,6 +53,10 @@ def add_arguments(command: str, parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gamma", type=float, default=1.0, help="RBF width (rbf)")
     parser.add_argument("--kappa", type=float, default=2.0, help="features per dimension")
     parser.add_argument("--activation", choices=("sign", "tanh", "relu"), default="sign")
+    parser.add_argument("--width", type=int, default=256, help="network: hidden neurons")
+    parser.add_argument("--init-scale", type=float, default=1.0, help="network: initial scale")
+    parser.add_argument("--steps", type=int, default=2000, help="network: Adam steps")
+    parser.add_argument("--lr", type=float, default=1e-2, help="network: learning rate")
     parser.add_argument("--n-test", type=int, default=10_000, help="fresh test points")
     parser.add_argument("--json", action="store_true", help="print a JSON object")
 
@@ -79,8 +86,45 @@ def _theory(args: argparse.Namespace, alpha: float, eps: float) -> tuple[float, 
     return state_evolution(alpha, eps, args.lam, loss, features)[:2]
 
 
+def _network(args: argparse.Namespace, task) -> list[dict[str, float]]:
+    """Train the two-layer network on every draw as one ensemble; its errors, those with its
+    fact neurons (by the fact mask) mean-ablated, and the E_gen of the rule read off it."""
+    import interp
+    from interp.models.two_layer import TwoLayer, TwoLayerConfig
+    from interp.studies.raf.network import (
+        ablate,
+        extracted_rule_error,
+        fact_neurons,
+        neuron_drives,
+    )
+
+    cfg = TwoLayerConfig(
+        d=args.d, width=args.width, models=task.models, seed=task.config.seed,
+        init_scale=args.init_scale,
+    )  # fmt: skip
+    model = TwoLayer(cfg)
+    train = interp.TrainConfig(steps=args.steps, lr=args.lr, loss="mse", log_every=args.steps)
+    interp.train(model, task, train, device="cpu", progress=not args.json)
+    facts = fact_neurons(neuron_drives(model, task))
+    plain = ablate(model, task, torch.zeros_like(facts))
+    ablated = ablate(model, task, facts)
+    extracted = extracted_rule_error(model, task).tolist()
+    return [
+        {"e_gen": p.e_gen, "e_mem": p.e_mem, "ablated_e_gen": a.e_gen,
+         "ablated_e_mem": a.e_mem, "extracted_e_gen": x}
+        for p, a, x in zip(plain, ablated, extracted)
+    ]  # fmt: skip
+
+
 def run(args: argparse.Namespace, command: str) -> None:
     no_repeats(args, ("alpha", "eps", "seed"))
+    for name in ("width", "steps"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} {getattr(args, name)} must be >= 1")
+    for name in ("init_scale", "lr"):
+        value = getattr(args, name)
+        if not (math.isfinite(value) and value > 0):
+            raise ValueError(f"--{name.replace('_', '-')} {value} must be a finite number > 0")
     grid = list(itertools.product(args.alpha, args.eps, args.seed))
     task = raf_task(
         args.d,
@@ -89,24 +133,37 @@ def run(args: argparse.Namespace, command: str) -> None:
         [s for _, _, s in grid],
         args.n_test,
     )
-    results = [measure(task.select([m]), _learner(args, s))[0] for m, (_, _, s) in enumerate(grid)]
+    if args.learner == "network":
+        results = _network(args, task)
+    else:
+        results = [
+            measure(task.select([m]), _learner(args, s))[0]._asdict()
+            for m, (_, _, s) in enumerate(grid)
+        ]
     rows = []
     for alpha, eps in itertools.product(args.alpha, args.eps):
         mine = [r for (a, e, _), r in zip(grid, results) if (a, e) == (alpha, eps)]
-        theory_gen, theory_mem = _theory(args, alpha, eps)
-        rows.append(
-            {
-                "alpha": alpha,
-                "eps": eps,
-                "e_gen": sum(r.e_gen for r in mine) / len(mine),
-                "e_mem": sum(r.e_mem for r in mine) / len(mine),
-                "theory_e_gen": theory_gen,
-                "theory_e_mem": theory_mem,
-                "bayes_e_gen": bayes_optimal(alpha, eps).e_gen,
-            }
-        )
+        row = {"alpha": alpha, "eps": eps}
+        row |= {k: sum(r[k] for r in mine) / len(mine) for k in mine[0]}
+        if args.learner != "network":
+            row["theory_e_gen"], row["theory_e_mem"] = _theory(args, alpha, eps)
+        rows.append(row | {"bayes_e_gen": bayes_optimal(alpha, eps).e_gen})
     if args.json:
         print_json({"learner": args.learner, "d": args.d, "seeds": args.seed, "rows": rows})
+        return
+    if args.learner == "network":
+        print(
+            f"two-layer network, d {args.d}, width {args.width}, init scale {args.init_scale:g}, "
+            f"{args.steps} Adam steps, mean over seeds {args.seed}"
+        )
+        print("                 measured        fact neurons ablated  sign(u.x)  Bayes")
+        print("alpha    eps   E_gen   E_mem    E_gen   E_mem          E_gen      E_gen")
+        for row in rows:
+            print(
+                f"{row['alpha']:5g}  {row['eps']:5g}  {row['e_gen']:.4f}  {row['e_mem']:.3f}    "
+                f"{row['ablated_e_gen']:.4f}  {row['ablated_e_mem']:.3f}          "
+                f"{row['extracted_e_gen']:.4f}     {row['bayes_e_gen']:.4f}"
+            )
         return
     print(f"{args.learner}, d {args.d}, lambda {args.lam}, mean over seeds {args.seed}")
     print("                 measured        theory (d -> inf)  Bayes")
