@@ -1,7 +1,7 @@
 """EdgeBank, the memorization baseline of dynamic link prediction (Poursafaei et al. 2022), and a
 learned scorer beside it.
 
-    python examples/edgebank.py [EDGES] [--learned]
+    python examples/edgebank.py [EDGES] [--learned] [--figures DIR]
 
 With a stream file (`src dst t` text or a DGB/TGB CSV; e.g. the UCI message network,
 CollegeMsg.txt): AP and AUC of EdgeBank's unlimited and windowed memory under the random,
@@ -10,7 +10,8 @@ events repeat an earlier pair with a set probability, showing how the score of m
 follows the recurrence of the data. With `--learned`, a small learned scorer (`LinkModel`: node
 embeddings and an MLP, learning online through the test) is evaluated the same way beside
 EdgeBank, with the memory split of both (their AUC on the test pairs seen before and on new
-ones). Seconds on the CPU; about half a minute with `--learned` on UCI.
+ones), drawn with `--figures` (memory_split.html). Seconds on the CPU; about half a minute with
+`--learned` on UCI.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import time
 from pathlib import Path
 
 from interp.studies.edgebank import NEGATIVES, EdgeBank, LinkModel, evaluate, memory_split
+from interp.studies.edgebank.plots import memory_bars
 from interp.tasks.edges import EdgeSplit, chronological_split, edge_stream, load_edges
 
 
@@ -32,11 +34,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("edges", type=Path, nargs="?", help="a stream file (default: generated)")
     parser.add_argument("--learned", action="store_true", help="also a learned scorer")
+    parser.add_argument("--figures", type=Path, help="with --learned: write the memory figure")
     args = parser.parse_args()
     start = time.perf_counter()
     if args.edges is not None:
         split = chronological_split(load_edges(args.edges), seed=0)
-        rows, splits = [], []
+        rows, splits, drawn = [], [], {"EdgeBank": {}, "learned": {}}
         for negatives in NEGATIVES:
             for mode in ("unlimited", "window"):
                 s = evaluate(EdgeBank(mode), split, negatives)
@@ -44,6 +47,7 @@ def main() -> None:
             if args.learned:
                 for name, scorer in (("EdgeBank", EdgeBank()), ("learned", learned(split))):
                     m = memory_split(scorer, split, negatives)
+                    drawn[name][negatives] = m
                     splits.append(
                         f"| {negatives} | {name} | {m.negatives_in_memory:.3f} | "
                         f"{m.auc_repeat:.3f} | {m.auc_new:.3f} | {m.ap_repeat:.3f} | "
@@ -59,6 +63,9 @@ def main() -> None:
                 "| AP new | memory AUC |\n|---|---|---|---|---|---|---|---|"
             )
             print("\n".join(splits))
+            if args.figures:
+                args.figures.mkdir(parents=True, exist_ok=True)
+                memory_bars(drawn).write_html(args.figures / "memory_split.html")
         print(f"\n{time.perf_counter() - start:.0f} s")
         return
     header = "| recurrence | random AUC | historical AUC | inductive AUC |"
