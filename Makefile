@@ -12,7 +12,7 @@ report:
 	$(PY) examples/report.py --out reports
 
 test:
-	scripts/install.sh test
+	scripts/install.sh test,ray
 	$(PY) -m ruff check .
 	$(PY) -m pytest -q
 

@@ -39,6 +39,7 @@ _EXPORTS = {
     "TrainConfig": "interp.core.training",
     "train": "interp.core.training",
     "resume": "interp.core.training",
+    "sweep": "interp.core.sweep",
     "load_run": "interp.core.runs",
     "save_model": "interp.core.runs",
     "CheckpointError": "interp.core.runs",
@@ -66,6 +67,7 @@ if TYPE_CHECKING:  # static checkers see the real names
     from interp.core.hooks import ablated, activation_gradients, cache_activations, patch
     from interp.core.metrics import evaluate, first_step
     from interp.core.runs import CheckpointError, load_run, save_model
+    from interp.core.sweep import sweep
     from interp.core.training import TrainConfig, resume, train
     from interp.fourier import extract_frequencies
     from interp.models.dit import DiT, DiTConfig

@@ -3,6 +3,7 @@
     interp train modular --out runs/sweep --width 500 --noise 0.35 0.6 --wd 0 5 --epochs 1000
     interp train rules --rule parity --d 12 --N 16 32 64 128 --model dit --out runs/parity_N
     interp resume runs/sweep
+    interp sweep --out runs/grid --p 31 --width 64 --seed 0 1 2 3 --noise 0 0.2 [--ray [ADDRESS]]
     interp evaluate runs/sweep [--step 200] [--json]
     interp extract runs/sweep [--method neuron|key|logits] [--step 200] [--json] [--out DIR]
     interp spectrum runs/sweep --out figures/ [--step 200] [--force]
@@ -62,6 +63,10 @@ PROG = "interp"
 COMMANDS = {
     "train": ("interp.cli", "train a new run (modular arithmetic or a rule task)"),
     "resume": ("interp.cli", "continue an interrupted run"),
+    "sweep": (
+        "interp.studies.label_noise.cli",
+        "a modular grid as shards of batched ensembles, in process or on Ray",
+    ),
     "evaluate": ("interp.studies.label_noise.cli", "accuracies of a run, per model"),
     "extract": ("interp.studies.label_noise.cli", "extract the rule by frequency"),
     "spectrum": ("interp.studies.label_noise.cli", "Fourier spectra as HTML figures"),

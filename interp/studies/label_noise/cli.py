@@ -1,7 +1,10 @@
-"""The label-noise study's commands: `train modular`, `evaluate`, `extract`, `spectrum`, `report`.
+"""The label-noise study's commands: `train modular`, `sweep`, `evaluate`, `extract`, `spectrum`,
+`report`.
 
 `train modular` sweeps the cartesian product seed x noise x lr x wd x train-fraction as ONE
-batched ensemble (a run); several widths give one run per width, at OUT/width_<w>. Figures and
+batched ensemble (a run); several widths give one run per width, at OUT/width_<w>. `sweep` takes
+the same grid, cut into shards of at most --shard-size models (one run each, under OUT), in
+process or on Ray (`--ray [ADDRESS]`), and prints one table of every model. Figures and
 reports are written into a new (or empty) folder; `--force` writes into a folder that has files.
 """
 
@@ -64,6 +67,21 @@ def add_train_arguments(modular: argparse.ArgumentParser) -> None:
 
 
 def add_arguments(command: str, parser: argparse.ArgumentParser) -> None:
+    if command == "sweep":
+        add_train_arguments(parser)
+        parser.description = (
+            "Train the grid of `interp train modular` as shards of at most --shard-size models "
+            "(each one batched ensemble, one run folder under --out), in this process or on a "
+            "Ray cluster; a rerun skips finished shards and resumes cut ones."
+        )
+        parser.add_argument("--shard-size", type=int, default=64, help="models per shard")
+        parser.add_argument(
+            "--ray", nargs="?", const=True, default=False, metavar="ADDRESS",
+            help="run the shards on Ray: a local cluster, or the one at ADDRESS",
+        )  # fmt: skip
+        parser.add_argument("--retries", type=int, default=1, help="tries after a failure")
+        parser.add_argument("--json", action="store_true", help="print a JSON object")
+        return
     parser.add_argument("run", type=Path, help="a run folder (or one of its step files)")
     if command in ("evaluate", "extract", "spectrum"):
         parser.add_argument("--step", type=int, help="saved step (default: the last)")
@@ -87,9 +105,48 @@ def add_arguments(command: str, parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, command: str) -> None:
-    {"evaluate": _evaluate, "extract": _extract, "spectrum": _spectrum, "report": _report}[
-        args.command
-    ](args)
+    {
+        "evaluate": _evaluate,
+        "extract": _extract,
+        "spectrum": _spectrum,
+        "report": _report,
+        "sweep": _sweep,
+    }[args.command](args)
+
+
+def _sweep(args: argparse.Namespace) -> None:
+    from interp.core.sweep import plan_modular, sweep
+
+    no_repeats(args, ("width", "seed", "noise", "lr", "wd", "train_fraction"))
+    shards = plan_modular(
+        args.p, args.width, args.seed, args.noise, args.lr, args.wd, args.train_fraction,
+        op=args.op, steps=args.epochs, shard_size=args.shard_size,
+        model={"act": args.act, "init": args.init, "init_scale": args.init_scale,
+               "bias": args.bias},
+        train={"optimizer": args.optimizer, "loss": args.loss, "batch_size": args.batch_size,
+               "log_every": args.log_every, "save_every": args.save_every,
+               "save_log": args.save_log},
+    )  # fmt: skip
+    result = sweep(shards, args.out, ray=args.ray, retries=args.retries, device=args.device,
+                   progress=not args.no_progress)  # fmt: skip
+    if args.json:
+        print_json({"root": str(args.out), "table": result.table, "failed": result.failed,
+                    "seconds": result.seconds})  # fmt: skip
+    else:
+        print(f"{len(shards)} shards -> {args.out}")
+        print("shard      model  width  seed  noise        lr        wd  frac  train  test")
+        for r in result.table:
+            print(
+                f"{r['shard']:<10} {r['model']:>5}  {r['width']:>5}  {r['seed']:>4}  "
+                f"{r['noise']:>5.3f}  {r['lr']:>8.2g}  {r['wd']:>8.3g}  "
+                f"{r['train_fraction']:>4.2f}  {r['train_clean_acc']:>5.3f}  {r['test_acc']:.3f}"
+            )
+    if result.failed:
+        failures = "; ".join(f"{name}: {error}" for name, error in result.failed.items())
+        raise ValueError(
+            f"{len(result.failed)} shard(s) failed ({failures}); rerun the same command to "
+            "resume them"
+        )
 
 
 def train(args: argparse.Namespace, command: str) -> None:
