@@ -214,3 +214,98 @@ def test_fact_figures():
     assert [t.name for t in fig.data] == ["a", "every fact"] and fig.data[1].y == (250.0, 500.0)
     fig = selection_figure([10, 20], {"lowest loss": [10, 15]}, {"flat over all 40": 12})
     assert fig.data[-1].y == (12.0, 12.0)
+
+
+# --- the fact GPT with fixed random name codes ------------------------------------------------
+
+
+def _coded(names=20, models=2, seed=0):
+    from interp.models.gpt import GPT, GPTConfig
+
+    return GPT(GPTConfig(names=names, models=models, seed=seed, name_codes=True, **GPT_TINY))
+
+
+def test_coded_names_keep_the_trainable_count_fixed_and_default_configs_unchanged():
+    from interp.models.gpt import GPTConfig
+
+    small, large = _coded(names=20), _coded(names=5000, models=1)
+    assert small.cfg.parameters == large.cfg.parameters  # independent of N
+    assert small.cfg.d_vocab == 11  # ten digits and the one name token
+    for model in (small, large):
+        counted = sum(p.numel() for p in model.bridges[0].parameters())
+        assert model.cfg.parameters == counted  # trainable only: the codes are buffers
+    codes = small.weights()["0.name_codes"]
+    assert codes.shape == (20, 32) and not codes.requires_grad
+    assert not torch.equal(codes, small.weights()["1.name_codes"])  # one draw per seed
+    assert torch.equal(
+        _coded(seed=1, models=1).weights()["0.name_codes"], small.weights()["1.name_codes"]
+    )
+    assert 0.1 < codes.std().item() * 32**0.5 / 0.8 < 10  # the embedding's init scale
+    plain = GPTConfig(names=20, **GPT_TINY)
+    assert (plain.name_codes, plain.d_vocab) == (False, 30)
+    assert "0.name_codes" not in _gpt().weights()
+    old = {k: v for k, v in plain.to_dict().items() if k != "name_codes"}  # a config of before
+    assert GPTConfig.from_dict(old) == plain
+    with pytest.raises(ValueError, match="needs a fact GPT"):
+        GPTConfig(d=2, name_codes=True)
+    with pytest.raises(ValueError, match="name_codes has shape \\(19, 32\\)"):
+        type(small)(small.cfg, weights=small.weights() | {"0.name_codes": torch.zeros(19, 32)})
+
+
+def test_coded_names_enter_at_hook_embed_for_every_way_of_running():
+    model = _coded()
+    values = fact_task(names=[20, 20], digits=2, seed=[0, 1]).values[:, :3]
+    tokens = model.fact_tokens(torch.tensor([0, 7, 19]), values)  # names are still 10 + i
+    logits, cache = model.run_with_cache(tokens)
+    assert torch.equal(logits, model(tokens))
+    bridge, codes = model.bridges[0], model.weights()["0.name_codes"]
+    table = bridge.state_dict()["embed.weight"]
+    assert cache["embed.hook_in"][0, :, 0].tolist() == [10, 10, 10]  # one name token
+    torch.testing.assert_close(cache["hook_embed"][0, :, 0], table[10] + codes[[0, 7, 19]])
+    torch.testing.assert_close(cache["hook_embed"][0, :, 1], table[values[0, :, 0]])  # digits
+    seen = []
+    hooked = bridge.run_with_hooks(
+        tokens[0], fwd_hooks=[("hook_embed", lambda x, hook: seen.append(x))]
+    )
+    torch.testing.assert_close(hooked, logits[0])
+    torch.testing.assert_close(seen[0], cache["hook_embed"][0])
+    bridge.reset_hooks()  # the codes' hooks are permanent
+    torch.testing.assert_close(bridge(tokens[0]), logits[0])
+    picked = model.select([1])
+    assert torch.equal(picked.weights()["0.name_codes"], model.weights()["1.name_codes"])
+    torch.testing.assert_close(picked(tokens[1:]), logits[1:])
+
+
+def test_a_coded_gpt_memorizes_a_tiny_base_without_moving_its_codes(tmp_path):
+    import interp
+
+    model = _coded()
+    codes = {k: v.clone() for k, v in model.weights().items() if k.endswith("name_codes")}
+    task = fact_task(names=[20, 20], digits=2, exponent=1.0, seed=[0, 1])
+    cfg = interp.TrainConfig(steps=150, lr=1e-2, loss="ce", log_every=50, save_every=150)
+    result = interp.train(model, task, cfg, out=tmp_path / "r", progress=False, device="cpu")
+    assert result.metrics["facts_known"][0].max() < 5
+    assert result.metrics["facts_known"][-1].tolist() == [20.0, 20.0]
+    trained = result.model.weights()
+    for name, value in codes.items():
+        assert torch.equal(trained[name], value)  # never trained
+    loaded = interp.load_run(tmp_path / "r").model()
+    assert loaded.cfg.name_codes and loaded.cfg == result.model.cfg
+    for name, value in codes.items():
+        assert torch.equal(loaded.weights()[name], value)  # saved and loaded with the run
+    assert torch.equal(loaded.recall(20), result.model.recall(20))
+    assert facts_known(loaded.recall(20), task).tolist() == [20, 20]
+
+
+def test_the_facts_command_with_name_codes(capsys):
+    import json
+
+    from interp.cli import main
+
+    args = ["facts", "--model", "gpt", "--name-codes", "--names", "20", "--steps", "100"]
+    assert main([*args, "--lr", "1e-2", "--d-mlp", "64", "--json", "--device", "cpu"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["name_codes"] and out["rows"][0]["facts_known"] == 20
+    assert out["rows"][0]["parameters"] == _coded(models=1).cfg.parameters
+    assert main(["facts", "--name-codes", "--names", "20"]) == 2  # FactNet: codes always fixed
+    assert "--name-codes goes with --model gpt" in capsys.readouterr().err

@@ -31,6 +31,18 @@ values, `recall` decodes greedily; the one training loop trains it with `FactRec
 objective of FactNet, and logs `facts_known`. `cfg.parameters` counts the trainable parameters
 per model, the names' embeddings included (they grow with N).
 
+With `name_codes=True` the names are fixed random codes, as FactNet's: every name is one shared,
+trainable name token (vocabulary: the ten digits and token 10), and name i's identity is a fixed
+code c_i ~ N(0, 0.8^2 / d_model) (the scale of TransformerLens's embedding init), drawn from the
+model's seed, never trained, added to the embedding at the name's position. Callers see no
+difference: tokens still name name i as 10 + i (`fact_tokens`, `recall`, `bridges[m](tokens)`,
+`run_with_cache`, `run_with_hooks`), and two permanent TransformerLens hooks on each bridge do
+the rest: `embed.hook_in` maps every name token to token 10 (so a cache of it shows 10) and
+`hook_embed` adds the codes (so a cache of it shows the coded embedding). The codes are stored
+with the weights (`"{m}.name_codes"` `[names, d_model]`, shape-checked like every weight), so runs,
+`select` and `load_run` keep them; they are no parameter, so no optimizer moves them, and
+`cfg.parameters` does not grow with N.
+
 The bridges are not stacked into one tensor per weight: `functional_call` on a bridge leaves its
 aliased parameter paths pointing at the swapped-in tensors, which breaks every later eager call
 on it. The models run one after another inside one forward pass, and the trainer steps them
@@ -53,17 +65,22 @@ Example:
     torch.Size([2, 3, 2, 10])
     >>> facts.recall(20).shape, facts.cfg.parameters              # greedy decoding; per model
     (torch.Size([2, 20, 2]), 22432)
+    >>> coded = GPTConfig(names=20, d=2, d_model=32, n_layers=1, name_codes=True)
+    >>> coded.d_vocab, coded.parameters, GPT(coded).weights()["0.name_codes"].shape
+    (11, 21824, torch.Size([20, 32]))
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 from transformer_lens import TransformerBridge, TransformerBridgeConfig
+from transformer_lens.hook_points import HookPoint
 
 from interp.core.ensemble import Ensemble, EnsembleConfig
 
@@ -72,6 +89,8 @@ __all__ = ["GPT", "GPTConfig", "gpt_tokens", "gpt_loss", "BOS", "DIGITS"]
 BOS = 2
 DIGITS = 10  # a fact GPT's digit tokens 0-9 and read-out; name i is token DIGITS + i
 ACT_FNS = ("gelu", "relu")
+CODE_SEED = 2**32  # name codes come from the seed + CODE_SEED: a stream apart from the weights'
+CODE_SCALE = 0.8  # codes ~ N(0, CODE_SCALE^2 / d_model), the embedding's init scale
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -95,6 +114,10 @@ class GPTConfig(EnsembleConfig):
             the same weights on any device, and building a model leaves the global RNG alone.
         names: 0 (default): bit strings. N >= 1: a fact GPT over N names (the largest fact
             base of the task): vocabulary N names + 10 digits, read-out over the 10 digits.
+        name_codes: a fact GPT only. False (default): each name has its own trained embedding
+            row. True: one shared trained name token plus a fixed random code per name
+            (`[names, d_model]`, from the seed, not trained): the trainable parameters do not
+            depend on N, so capacity can be measured at a fixed model size.
     """
 
     d: int
@@ -105,12 +128,17 @@ class GPTConfig(EnsembleConfig):
     act_fn: str = "gelu"
     zero_unembed: bool = True
     names: int = 0
+    name_codes: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()
         self._positive("d", "d_model", "n_layers", "n_heads", "d_mlp")
         if isinstance(self.names, bool) or not isinstance(self.names, int) or self.names < 0:
             raise ValueError(f"names={self.names!r} must be an integer >= 0 (0: bit strings)")
+        if not isinstance(self.name_codes, bool):
+            raise ValueError(f"name_codes={self.name_codes!r} must be true or false")
+        if self.name_codes and not self.names:
+            raise ValueError("name_codes=True needs a fact GPT (names >= 1)")
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model={self.d_model} is not a multiple of n_heads={self.n_heads}")
         if self.act_fn not in ACT_FNS:
@@ -131,7 +159,9 @@ class GPTConfig(EnsembleConfig):
 
     @property
     def d_vocab(self) -> int:
-        return DIGITS + self.names if self.names else 3
+        if not self.names:
+            return 3
+        return DIGITS + (1 if self.name_codes else self.names)
 
     @property
     def d_vocab_out(self) -> int:
@@ -141,7 +171,8 @@ class GPTConfig(EnsembleConfig):
     def parameters(self) -> int:
         """Trainable parameters per model: embeddings (tokens, positions), per block two
         LayerNorms, attention (Q, K, V, O and biases) and MLP, the final LayerNorm and the
-        read-out (no bias). A fact GPT's count includes the N name embeddings (N d_model)."""
+        read-out (no bias). A fact GPT's count includes the N name embeddings (N d_model);
+        with `name_codes`, the one name token's instead (the fixed codes are not trained)."""
         dm, mlp = self.d_model, self.d_mlp
         block = 4 * dm + 4 * dm * dm + 4 * dm + 2 * dm * mlp + mlp + dm
         embed = (self.d_vocab + self.n_ctx) * dm
@@ -160,7 +191,7 @@ class GPTConfig(EnsembleConfig):
             d_mlp=self.d_mlp,
             act_fn=self.act_fn,
             seed=seed,
-            model_name=f"gpt_facts_n{self.names}_d{self.d}"
+            model_name=f"gpt_facts_n{self.names}_d{self.d}{'_codes' * self.name_codes}"
             if self.names
             else f"gpt_bits_d{self.d}",
         )
@@ -172,7 +203,42 @@ def _boot(cfg: GPTConfig, seed: int, device: torch.device | str) -> TransformerB
     if cfg.zero_unembed:
         with torch.no_grad():
             bridge.unembed.original_component.weight.zero_()
+    if cfg.name_codes:
+        _code_names(bridge, _draw_codes(cfg, seed))
     return bridge
+
+
+def _draw_codes(cfg: GPTConfig, seed: int) -> Tensor:
+    """One model's fixed name codes `[names, d_model]`, drawn on the CPU from its seed."""
+    gen = torch.Generator().manual_seed(seed + CODE_SEED)
+    return torch.randn(cfg.names, cfg.d_model, generator=gen) * (CODE_SCALE / cfg.d_model**0.5)
+
+
+def _code_names(bridge: TransformerBridge, codes: Tensor) -> None:
+    """Give a bridge fixed name codes: a non-persistent buffer on its `hook_embed` (it moves
+    with the model, stays out of the bridge's state dict and optimizer) and two permanent hooks,
+    which `run_with_hooks` / `run_with_cache` / `reset_hooks` leave in place and run first."""
+    point = bridge.hook_embed
+    point.register_buffer("name_codes", codes, persistent=False)
+    point.name_ids = None
+    bridge.embed.hook_in.add_hook(partial(_name_token, point), is_permanent=True)
+    point.add_hook(partial(_add_codes, point), is_permanent=True)
+
+
+def _name_token(point: HookPoint, tokens: Tensor, hook: HookPoint) -> Tensor:
+    """`embed.hook_in`: remember which name each position holds (-1: a digit) and read every
+    name as the one name token."""
+    point.name_ids = torch.where(tokens >= DIGITS, tokens - DIGITS, -1)
+    return tokens.clamp(max=DIGITS)
+
+
+def _add_codes(point: HookPoint, embed: Tensor, hook: HookPoint) -> Tensor:
+    """`hook_embed`: add each name's fixed code at its position."""
+    ids, point.name_ids = point.name_ids, None
+    if ids is None or ids.shape != embed.shape[:-1]:
+        raise RuntimeError("hook_embed ran without the name tokens of embed.hook_in")
+    codes = point.name_codes[ids.clamp(min=0)] * (ids >= 0)[..., None].to(embed.dtype)
+    return embed + codes.to(embed.dtype)
 
 
 class GPT(Ensemble):
@@ -204,18 +270,23 @@ class GPT(Ensemble):
         `HookedRootModule.setup` over the bridges would rename their hooks)."""
 
     def weights(self) -> dict[str, Tensor]:
-        return {
-            f"{m}.{k}": v.detach()
-            for m, bridge in enumerate(self.bridges)
-            for k, v in bridge.state_dict().items()
-        }
+        """Every model's bridge weights as `"{m}.{name}"`, and with `name_codes` its fixed
+        codes, `"{m}.name_codes"`."""
+        weights = {}
+        for m, bridge in enumerate(self.bridges):
+            weights |= {f"{m}.{k}": v.detach() for k, v in bridge.state_dict().items()}
+            if self.cfg.name_codes:
+                weights[f"{m}.name_codes"] = bridge.hook_embed.name_codes.detach()
+        return weights
 
     def _load(self, weights: dict[str, Tensor]) -> None:
         for m, bridge in enumerate(self.bridges):
             prefix = f"{m}."
-            bridge.load_state_dict(
-                {k.removeprefix(prefix): v for k, v in weights.items() if k.startswith(prefix)}
-            )
+            own = {k.removeprefix(prefix): v for k, v in weights.items() if k.startswith(prefix)}
+            if self.cfg.name_codes:
+                with torch.no_grad():
+                    bridge.hook_embed.name_codes.copy_(own.pop("name_codes"))
+            bridge.load_state_dict(own)
 
     def _select_weights(self, idx: list[int]) -> dict[str, Tensor]:
         weights = self.weights()

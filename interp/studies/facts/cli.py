@@ -4,11 +4,14 @@ stores (exact match of all K digits) and the bits stored per trainable parameter
 
     interp facts --model factnet --names 250 1000 4000 --steps 3000
     interp facts --model gpt --names 500 --d-model 32 --layers 1 --steps 1000 --json
+    interp facts --model gpt --name-codes --names 500 2000 --d-model 16
     interp facts --names 4000 --select 1000 1600 [--random] --warmup 300
 
 `--select M ...` trains `--warmup` steps on the base as it comes, keeps each model's M
 lowest-loss names with flat frequencies (`--random`: M names at random, the control) and trains
-the remaining steps on them; facts are counted over the whole base. `--out DIR` (a new or empty
+the remaining steps on them; facts are counted over the whole base. `--name-codes` gives the GPT
+fixed random name codes (`GPTConfig(name_codes=True)`): its trainable parameters do not grow with
+N, as FactNet's do not. `--out DIR` (a new or empty
 folder; runs are never overwritten) saves one run per N, `DIR/names_N`.
 """
 
@@ -42,6 +45,9 @@ def add_arguments(command: str, parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--layers", type=int, default=1, help="GPT blocks")
     parser.add_argument("--heads", type=int, default=2, help="GPT attention heads")
     parser.add_argument("--d-mlp", type=int, help="GPT MLP width (default 4 d_model)")
+    parser.add_argument(
+        "--name-codes", action="store_true", help="GPT names as fixed random codes (not trained)"
+    )
     parser.add_argument("--steps", type=int, default=3000, help="AdamW steps in all")
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--batch-size", type=int, help="names per step (default: full batch)")
@@ -55,6 +61,8 @@ def add_arguments(command: str, parser: argparse.ArgumentParser) -> None:
 
 def _check(args: argparse.Namespace) -> None:
     no_repeats(args, ("names", "seed") + (("select",) if args.select else ()))
+    if args.name_codes and args.model != "gpt":
+        raise ValueError("--name-codes goes with --model gpt (FactNet's codes are always fixed)")
     if args.select is None:
         if args.random or args.warmup is not None:
             raise ValueError("--random and --warmup go with --select M")
@@ -95,6 +103,7 @@ def _model(args: argparse.Namespace, names: int, seeds: list[int]):
             n_layers=args.layers,
             n_heads=args.heads,
             d_mlp=args.d_mlp or 4 * args.d_model,
+            name_codes=args.name_codes,
             models=len(seeds),
             seed=tuple(seeds),
         )
@@ -141,6 +150,8 @@ def run(args: argparse.Namespace, command: str) -> None:
             row = {"names": n, "seed": seed, "parameters": parameters, "facts_known": int(k)}
             rows.append(row | ({"keep": keep} if args.select else {}) | {"bits_per_param": b})
     what = {"model": args.model, "digits": args.digits, "exponent": args.exponent}
+    if args.model == "gpt":
+        what["name_codes"] = args.name_codes
     what |= {"steps": args.steps, "bits_per_fact": tasks[args.names[0]].bits_per_fact}
     if args.select:
         what |= {"selection": "random" if args.random else "lowest loss", "warmup": warmup}
@@ -148,9 +159,11 @@ def run(args: argparse.Namespace, command: str) -> None:
         print_json(what | {"rows": rows})
         return
     how = f", {what['selection']} selection after {warmup}" if args.select else ""
+    codes = " (fixed name codes)" if args.model == "gpt" and args.name_codes else ""
     print(
-        f"facts: {args.model}, {args.digits} digits ({what['bits_per_fact']:.2f} bits per fact), "
-        f"Zipf exponent {args.exponent:g}, {args.steps} steps{how}"
+        f"facts: {args.model}{codes}, {args.digits} digits "
+        f"({what['bits_per_fact']:.2f} bits per fact), Zipf exponent {args.exponent:g}, "
+        f"{args.steps} steps{how}"
     )
     print(" names" + ("   keep" if args.select else "") + "  seed  parameters  known  bits/param")
     for r in rows:
