@@ -94,9 +94,12 @@ class Spectrum:
 def _dominant_share(power: Tensor, dominant: Tensor) -> Tensor:
     """`[..., F]` from power `[..., neurons, F]` and dominant `[..., neurons]` (1-based)."""
     on_dominant = torch.gather(power, -1, (dominant - 1)[..., None]).squeeze(-1)  # [..., neurons]
-    # A one-hot product, not scatter_add_: deterministic on CUDA too.
-    groups = torch.nn.functional.one_hot(dominant - 1, power.shape[-1]).to(power.dtype)
-    per_freq = torch.einsum("...n,...nf->...f", on_dominant, groups)
+    if power.device.type == "cpu":  # scatter_add_ sums in order on a CPU
+        per_freq = torch.zeros(*power.shape[:-2], power.shape[-1], dtype=power.dtype)
+        per_freq.scatter_add_(-1, dominant - 1, on_dominant)
+    else:  # a one-hot product, not scatter_add_ (atomic, so not deterministic, on CUDA)
+        groups = torch.nn.functional.one_hot(dominant - 1, power.shape[-1]).to(power.dtype)
+        per_freq = torch.einsum("...n,...nf->...f", on_dominant, groups)
     total = per_freq.sum(-1, keepdim=True)
     return per_freq / total.clamp_min(torch.finfo(total.dtype).tiny)
 
@@ -187,17 +190,23 @@ def extract_frequencies(
         (143, 48)
     """
     stacked, names = _as_matrices(weights)
-    if stacked.device.type != "meta" and not bool(torch.isfinite(stacked).all()):
-        raise ValueError("extract_frequencies: the weights hold NaN or inf")
     stacked = over_group(stacked, op)
     p = stacked.shape[-1]
     if p < 3:
         raise ValueError(f"p={p}: need at least 3 residues for a non-constant frequency")
     n_freq = (p - 1) // 2
     coeffs = torch.fft.rfft(_real(stacked), dim=-1)  # [..., M, neurons, p//2 + 1]
-    mags2 = coeffs.abs() ** 2
+    mags2 = torch.addcmul(coeffs.real.square(), coeffs.imag, coeffs.imag)  # |c|^2, no sqrt
+    norm2 = mags2.sum(-1, keepdim=True)
+    # A NaN or inf weight spreads over its row's whole spectrum: checking the row sums (one
+    # value per row, not per weight) finds it; the weights themselves say which it was.
+    if stacked.device.type != "meta" and not bool(torch.isfinite(norm2).all()):
+        if not bool(torch.isfinite(stacked).all()):
+            raise ValueError("extract_frequencies: the weights hold NaN or inf")
+        raise ValueError("extract_frequencies: the weights' power overflows their dtype")
     # For even p the Nyquist term has no phase partner; it counts in the IPR, not in `power`.
-    power = mags2[..., 1 : n_freq + 1].sum(-3)
+    power = mags2[..., 1 : n_freq + 1]
+    power = power[..., 0, :, :] if power.shape[-3] == 1 else power.sum(-3)  # a view for M = 1
     constant = mags2[..., 0].sum(-2)
     dominant = power.argmax(-1) + 1
 
@@ -207,9 +216,11 @@ def extract_frequencies(
     amplitude = 2 * at_dominant.abs() / p
     phase = torch.angle(at_dominant)
 
-    norm2 = mags2.sum(-1, keepdim=True)
-    ipr = ((mags2 / norm2.clamp_min(torch.finfo(norm2.dtype).tiny)) ** 2).sum(-1)
-    ipr = torch.where(norm2.squeeze(-1) > 0, ipr, torch.zeros_like(ipr)).mean(-2)
+    # IPR = sum (|c|^2 / N)^2 = sum |c|^4 / N^2, divided once per row rather than per coefficient
+    norm2 = norm2.squeeze(-1)
+    fourth = torch.linalg.vector_norm(mags2, 2, -1).square()  # sum |c|^4 in one pass
+    ipr = fourth / norm2.square().clamp_min(torch.finfo(norm2.dtype).tiny)
+    ipr = torch.where(norm2 > 0, ipr, torch.zeros_like(ipr)).mean(-2)
 
     share = _dominant_share(power, dominant)
     key = share >= key_threshold / n_freq
