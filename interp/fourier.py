@@ -159,8 +159,16 @@ def group_labels(labels: Tensor, p: int, op: str | None) -> tuple[Tensor, Tensor
     return exponents[kept], kept, p - 1
 
 
+# Elements of weights analysed at once: a chunk's FFT and powers take about 6x its size in
+# bytes (float32), so 2^26 elements keep the peak near 1.5 GiB beyond the input.
+CHUNK_ELEMENTS = 2**26
+
+
 def extract_frequencies(
-    weights: Any, key_threshold: float = 0.5, op: str | None = None
+    weights: Any,
+    key_threshold: float = 0.5,
+    op: str | None = None,
+    chunk_elements: int = CHUNK_ELEMENTS,
 ) -> Spectrum:
     """Fourier spectrum of every neuron, batched over all leading dims, on the input's device.
 
@@ -172,6 +180,9 @@ def extract_frequencies(
         op: the task's operation; "multiply" and "divide" are read over the discrete log
             (`over_group`: the spectrum is over Z_(p-1), `Spectrum.p` is p - 1), every other op
             (or None) over the residue.
+        chunk_elements: analyse the first leading axis (models, checkpoints) in chunks of about
+            this many weights, so that any number of models fits in memory; the result is the
+            same as in one piece.
 
     Raises:
         ValueError: the weights hold NaN or inf (a spectrum of them would mean nothing).
@@ -189,6 +200,61 @@ def extract_frequencies(
         >>> int((s.ipr > 0.5).sum()), len(s.key_frequencies(0))  # near-cosine neurons; keys
         (143, 48)
     """
+    if (
+        isinstance(chunk_elements, bool)
+        or not isinstance(chunk_elements, int)
+        or chunk_elements < 1
+    ):
+        raise ValueError(f"chunk_elements={chunk_elements!r} must be an integer >= 1")
+    rows = _leading(weights)
+    per_row = _row_elements(weights)
+    step = max(1, chunk_elements // max(per_row, 1))
+    if rows is None or rows <= step:
+        return _spectrum(weights, key_threshold, op)
+    parts = [
+        _spectrum(_rows(weights, slice(i, i + step)), key_threshold, op)
+        for i in range(0, rows, step)
+    ]
+    first = parts[0]
+    return Spectrum(
+        first.p,
+        first.matrices,
+        *(torch.cat([getattr(part, name) for part in parts]) for name in _CHUNKED),
+    )
+
+
+_CHUNKED = ("power", "constant", "dominant", "amplitude", "phase", "ipr", "key")
+
+
+def _leading(x: Any) -> int | None:
+    """The length of the first leading axis the analysis may chunk (None: there is none)."""
+    if isinstance(x, Tensor):
+        return x.shape[0] if x.dim() >= 3 else None
+    return x.U.shape[0] if all(hasattr(x, n) for n in MODEL_MATRICES) else None
+
+
+def _row_elements(x: Any) -> int:
+    if isinstance(x, Tensor):
+        return x[0].numel() if x.dim() >= 3 else x.numel()
+    if all(hasattr(x, n) for n in MODEL_MATRICES):
+        return sum(getattr(x, n)[0].numel() for n in MODEL_MATRICES)
+    return 0
+
+
+class _Rows:
+    """A model's U, V, W restricted to some of its models (what `_as_matrices` reads)."""
+
+    def __init__(self, model: Any, rows: slice) -> None:
+        for name in MODEL_MATRICES:
+            setattr(self, name, getattr(model, name)[rows])
+
+
+def _rows(x: Any, rows: slice) -> Any:
+    return x[rows] if isinstance(x, Tensor) else _Rows(x, rows)
+
+
+def _spectrum(weights: Any, key_threshold: float, op: str | None) -> Spectrum:
+    """`extract_frequencies` of weights analysed in one piece."""
     stacked, names = _as_matrices(weights)
     stacked = over_group(stacked, op)
     p = stacked.shape[-1]

@@ -321,3 +321,15 @@ def test_logit_circuit_of_pure_cosine_neurons(init):
         logit_circuit(model, keep=keep.float())
     with pytest.raises(ValueError, match=r"spectrum.dominant has shape \(1, 6\)"):
         logit_circuit(model, extract_frequencies(rows[:1]))
+
+
+def test_a_chunked_spectrum_equals_the_one_piece_spectrum():
+    x = torch.randn(7, 2, 12, 13, generator=torch.Generator().manual_seed(0))
+    whole, chunked = extract_frequencies(x), extract_frequencies(x, chunk_elements=2 * 12 * 13)
+    for name in ("power", "constant", "dominant", "amplitude", "phase", "ipr", "key"):
+        assert torch.equal(getattr(whole, name), getattr(chunked, name)), name
+    model = MLP(MLPConfig(p=11, width=16, models=5, seed=0))
+    a, b = extract_frequencies(model), extract_frequencies(model, chunk_elements=1)
+    assert all(torch.equal(getattr(a, n), getattr(b, n)) for n in ("power", "phase", "key"))
+    with pytest.raises(ValueError, match="chunk_elements=0"):
+        extract_frequencies(x, chunk_elements=0)
