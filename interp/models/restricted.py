@@ -85,7 +85,9 @@ class RestrictedLogits(Ensemble):
         s = OPS[self.cfg.op](inputs[:, 0], inputs[:, 1], p)
         f = torch.arange(1, (p - 1) // 2 + 1, device=inputs.device)
         c = torch.arange(p, device=inputs.device)
-        angle = 2 * math.pi * f[:, None, None] * (s[None, :, None] - c[None, None, :]) / p
-        logits = torch.einsum("mf,fbc->mbc", self.cos_coef, torch.cos(angle))
-        logits = logits + torch.einsum("mf,fbc->mbc", self.sin_coef, torch.sin(angle))
-        return self.hook_logits(logits)
+        # A logit depends on (s - c) mod p alone: one table of p values per model, then a gather
+        # (not cos and sin of a [F, batch, p] angle tensor per call).
+        angle = 2 * math.pi * f[:, None] * c[None, :] / p  # [F, p]: frequency x offset
+        table = self.cos_coef @ torch.cos(angle) + self.sin_coef @ torch.sin(angle)  # [models, p]
+        offset = (s[:, None] - c[None, :]) % p  # [batch, p]
+        return self.hook_logits(table[:, offset])

@@ -35,6 +35,7 @@ Example (a network that fit 80% wrong training labels):
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import fields
 from pathlib import Path
 
 import torch
@@ -58,6 +59,8 @@ __all__ = [
 ]
 
 EXTRACTION_METHODS = ("neuron", "key", "logits")
+# Hidden neurons analysed in one batched call of `extraction_curve` (64 models of width 500).
+CURVE_CHUNK_NEURONS = 64 * 500
 
 
 def extract(
@@ -174,8 +177,23 @@ def extraction_curve(
         raise ValueError(f"step {unsaved[0]} is not saved in {run.path}; saved steps: {run.steps}")
     device = resolve_device(device)
     task = run.task.to(device)
-    rows = [compare_extraction(run.model(s, device=device), task, methods) for s in steps]
-    return steps, {name: Accuracies.stack([r[name] for r in rows]).to("cpu") for name in rows[0]}
+    models = task.models
+    # Checkpoints side by side along the models axis: a chunk of steps is one ensemble of
+    # len(chunk) x models models, analysed in one batched call (per-model analyses, so the same
+    # numbers as step by step).
+    per_chunk = max(1, CURVE_CHUNK_NEURONS // (models * run.config["model"]["width"]))
+    parts: dict[str, list[Tensor]] = {}
+    for i in range(0, len(steps), per_chunk):
+        chunk = steps[i : i + per_chunk]
+        ensemble = MLP.concat([run.model(s, device=device) for s in chunk])
+        table = compare_extraction(ensemble, task.select(list(range(models)) * len(chunk)), methods)
+        for name, acc in table.items():
+            parts.setdefault(name, []).append(
+                torch.stack([getattr(acc, f.name).reshape(len(chunk), models) for f in fields(acc)])
+            )
+    return steps, {
+        name: Accuracies(*torch.cat(chunks, dim=1).to("cpu")) for name, chunks in parts.items()
+    }
 
 
 def symmetry_baseline(
