@@ -2,7 +2,10 @@
 
 Trains M two-layer MLPs (Doshi setup: p 97, train fraction 0.5, label noise 0.35, AdamW lr 1e-2,
 full-batch MSE) as one batched ensemble, then the same M models (same seeds, same splits) one at a
-time in the same process, and prints steps per second for each and the ratio. All training goes
+time in the same process, and prints steps per second for each and the ratio. Beside them, written
+outside the library as a user of PyTorch alone would: a plain loop (`nn.Module` + `AdamW`, one
+model after another) and PyTorch's `torch.func` ensemble (stacked parameters, `vmap` over
+`functional_call`, one AdamW), on the same training sets. All training goes
 through `interp.train`, so this measures the library, setup and the two metric passes per
 call (step 0 and the last step) included.
 
@@ -78,6 +81,76 @@ def _timed_train(
     return time.perf_counter() - start, result.model
 
 
+class _PlainMLP(torch.nn.Module):
+    """The same two-layer network written plainly, as a user of PyTorch alone would."""
+
+    def __init__(self, p: int, width: int) -> None:
+        super().__init__()
+        std = 0.5 / (2 * width) ** (1 / 3)
+        self.U = torch.nn.Parameter(torch.randn(p, width) * std)
+        self.V = torch.nn.Parameter(torch.randn(p, width) * std)
+        self.W = torch.nn.Parameter(torch.randn(width, p) * std)
+
+    def forward(self, pairs: torch.Tensor) -> torch.Tensor:
+        pre = self.U[pairs[:, 0]] + self.V[pairs[:, 1]]
+        return (pre * pre) @ self.W
+
+
+def _data(task: ModularTask, i: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Model i's training pairs and one-hot targets."""
+    rows = task.train[i]
+    pairs, labels = task.inputs[rows].to(device), task.train_labels[i][rows].to(device)
+    return pairs, torch.nn.functional.one_hot(labels, task.p).float()
+
+
+def _plain_loop(task: ModularTask, args, steps: int, device: torch.device) -> float:
+    """Seconds to train every model with `nn.Module` + `torch.optim.AdamW`, one after another."""
+    data = [_data(task, i, device) for i in range(task.models)]
+    _sync(device)
+    start = time.perf_counter()
+    for pairs, targets in data:
+        model = _PlainMLP(task.p, args.width).to(device)
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-2, betas=(0.9, 0.98), weight_decay=0.0)
+        for _ in range(steps):
+            opt.zero_grad()
+            ((model(pairs) - targets) ** 2).mean().backward()
+            opt.step()
+    _sync(device)
+    return time.perf_counter() - start
+
+
+def _vmap_ensemble(task: ModularTask, args, steps: int, device: torch.device) -> float:
+    """Seconds to train every model as one `torch.func` ensemble (stack_module_state, vmap over
+    functional_call, one AdamW on the stacked parameters): PyTorch's model-ensembling recipe.
+    Training sets of different sizes are padded with zero-weight rows."""
+    from torch.func import functional_call, stack_module_state
+
+    data = [_data(task, i, device) for i in range(task.models)]
+    n = max(len(pairs) for pairs, _ in data)
+    pairs = torch.stack([torch.cat([x, x[: n - len(x)]]) for x, _ in data])
+    targets = torch.stack([torch.cat([y, y[: n - len(y)]]) for _, y in data])
+    weight = torch.stack(
+        [(torch.arange(n, device=device) < len(x)).float() / len(x) for x, _ in data]
+    )
+    modules = [_PlainMLP(task.p, args.width).to(device) for _ in range(task.models)]
+    params, buffers = stack_module_state(modules)
+    base = _PlainMLP(task.p, args.width).to("meta")
+
+    def loss(params, buffers, x, y, w):
+        return (((functional_call(base, (params, buffers), (x,)) - y) ** 2).mean(-1) * w).sum()
+
+    batched_loss = torch.vmap(loss)
+    opt = torch.optim.AdamW(params.values(), lr=1e-2, betas=(0.9, 0.98), weight_decay=0.0)
+    _sync(device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        opt.zero_grad()
+        batched_loss(params, buffers, pairs, targets, weight).sum().backward()
+        opt.step()
+    _sync(device)
+    return time.perf_counter() - start
+
+
 def _mlp(args: argparse.Namespace, seeds: list[int], device: torch.device) -> MLP:
     cfg = MLPConfig(p=args.p, width=args.width, models=len(seeds), seed=tuple(seeds))
     return MLP(cfg, device)
@@ -142,8 +215,13 @@ def main(argv: list[str] | None = None) -> dict:
         eta = args.repeats * (warm_b + k * warm_s) * steps / args.warmup
         print(f"warm-up done; timed part should take roughly {eta:.0f} s", flush=True)
 
-    batched, sequential = [], []
-    for _ in range(args.repeats):  # interleaved, so both see the same machine load
+    if args.warmup:
+        _plain_loop(task.select([0]), args, args.warmup, device)
+        _vmap_ensemble(task, args, args.warmup, device)
+    batched, sequential, plain, vmapped = [], [], [], []
+    for _ in range(args.repeats):  # interleaved, so every arm sees the same machine load
+        plain.append(_plain_loop(task.select(list(range(k))), args, steps, device))
+        vmapped.append(_vmap_ensemble(task, args, steps, device))
         seconds, ensemble = _timed_train(_mlp(args, seeds, device), task, steps, device)
         batched.append(seconds)
         total, alone = 0.0, []
@@ -156,6 +234,7 @@ def main(argv: list[str] | None = None) -> dict:
     # The ensemble trains each model as it would alone, up to float reassociation.
     drift = max((ensemble.W[i] - single.W[0]).abs().max().item() for i, single in enumerate(alone))
     t_b, t_s = statistics.median(batched), statistics.median(sequential)
+    t_plain, t_vmap = statistics.median(plain), statistics.median(vmapped)
     results = {
         "machine": machine,
         "args": {**vars(args), "json": str(args.json) if args.json else None, "steps": steps},
@@ -167,6 +246,12 @@ def main(argv: list[str] | None = None) -> dict:
         "sequential_model_steps_per_s": k * steps / t_s,
         "sequential_seconds_all_models": t_s * m / k,
         "speedup": (m * steps / t_b) / (k * steps / t_s),
+        "plain_loop_seconds": plain,
+        "plain_loop_model_steps_per_s": k * steps / t_plain,
+        "vmap_seconds": vmapped,
+        "vmap_model_steps_per_s": m * steps / t_vmap,
+        "speedup_over_plain_loop": (m * steps / t_b) / (k * steps / t_plain),
+        "speedup_over_vmap": (m * steps / t_b) / (m * steps / t_vmap),
         "max_weight_difference": drift,
         "peak_memory": _peak_memory(device),
     }
@@ -180,7 +265,15 @@ def main(argv: list[str] | None = None) -> dict:
         f"  {results['sequential_model_steps_per_s']:9.1f} model-steps/s"
         f"  ({k} models timed)"
     )
+    print(
+        f"plain PyTorch loop:  {results['plain_loop_model_steps_per_s']:9.1f} model-steps/s   "
+        f"torch.func vmap ensemble: {results['vmap_model_steps_per_s']:9.1f} model-steps/s"
+    )
     print(f"batched / sequential: {results['speedup']:.2f}x")
+    print(
+        f"batched / plain loop: {results['speedup_over_plain_loop']:.2f}x   "
+        f"batched / vmap: {results['speedup_over_vmap']:.2f}x"
+    )
     print(f"max |W_batched - W_alone| over timed models: {drift:.2e}")
     print(f"peak memory: {results['peak_memory']}")
     if args.json:
