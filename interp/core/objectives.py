@@ -125,11 +125,16 @@ def _check_batch(batch_size: int | None, smallest: int) -> None:
 # classification: an MLP (or any logits ensemble) on a modular task
 
 
-def _class_loss(logits: Tensor, targets: Tensor, kind: str) -> Tensor:
-    """Per-example loss `[models, batch]` from logits `[models, batch, p]` and targets."""
+def _class_loss(
+    logits: Tensor, targets: Tensor, kind: str, one_hot: Tensor | None = None
+) -> Tensor:
+    """Per-example loss `[models, batch]` from logits `[models, batch, p]` and targets (MSE: or
+    their `one_hot` encoding, when the caller keeps it)."""
     if kind == "mse":
-        one_hot = F.one_hot(targets, logits.shape[-1]).to(logits.dtype)
-        return ((logits - one_hot) ** 2).mean(-1)
+        if one_hot is None:
+            one_hot = F.one_hot(targets, logits.shape[-1]).to(logits.dtype)
+        diff = logits - one_hot
+        return (diff * diff).mean(-1)
     return F.cross_entropy(logits.transpose(1, 2), targets, reduction="none")
 
 
@@ -172,6 +177,7 @@ class Classification:
             idx, self.weight = _padded_rows(self.task.train)
             self.inputs = self.task.inputs[idx]
             self.targets = torch.gather(self.task.train_labels, 1, idx)
+            self.one_hot = F.one_hot(self.targets, task.p).float()  # fixed at full batch
             batch = idx.shape[1]
         else:
             self.epochs = _Epochs(self.task.train, model.cfg.seed, cfg.batch_size)
@@ -182,13 +188,14 @@ class Classification:
         self.log_chunk = max(1, CPU_CHUNK_ELEMENTS // (len(task.labels) * width)) if cpu else models
 
     def loss(self, forward: Callable[..., Tensor], rows: slice, step: int) -> Tensor:
+        one_hot = None
         if self.batch_size is None:
-            inputs, targets = self.inputs[rows], self.targets[rows]
+            inputs, targets, one_hot = self.inputs[rows], self.targets[rows], self.one_hot[rows]
         else:
             idx = self.epochs(step)[rows].to(self.weight.device)
             inputs = self.task.inputs[idx]  # [models, batch, 2]
             targets = torch.gather(self.task.train_labels[rows], 1, idx)
-        per_example = _class_loss(forward(inputs), targets, self.kind)
+        per_example = _class_loss(forward(inputs), targets, self.kind, one_hot)
         return (per_example * self.weight[rows]).sum(1)
 
     @torch.no_grad()

@@ -82,6 +82,31 @@ def _init_std(cfg: MLPConfig) -> tuple[float, float]:
     return 1 / math.sqrt(2), 1.0  # mean_field: the 1/width lives in the forward pass
 
 
+class _Rows(torch.autograd.Function):
+    """`table[idx]` whose backward sums the gradient rows with `index_add_`: on a CPU about 3x
+    faster than `F.embedding`'s dense backward, and deterministic there (it adds in order)."""
+
+    @staticmethod
+    def forward(ctx, table: Tensor, idx: Tensor) -> Tensor:
+        ctx.save_for_backward(idx)
+        ctx.rows = table.shape[0]
+        return table.index_select(0, idx.reshape(-1)).view(*idx.shape, table.shape[1])
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:
+        (idx,) = ctx.saved_tensors
+        out = grad.new_zeros(ctx.rows, grad.shape[-1])
+        return out.index_add_(0, idx.reshape(-1), grad.reshape(-1, grad.shape[-1])), None
+
+
+def _rows(table: Tensor, idx: Tensor) -> Tensor:
+    """`table[idx]` `[..., n]` for long `idx [...]`: `_Rows` on a CPU; `F.embedding` elsewhere
+    (index_add_ is atomic, so not deterministic, on CUDA)."""
+    if table.device.type == "cpu":
+        return _Rows.apply(table, idx)
+    return F.embedding(idx, table)
+
+
 class MLP(Ensemble):
     """An ensemble of two-layer networks over Z_p x Z_p.
 
@@ -127,13 +152,11 @@ class MLP(Ensemble):
         m, n, p = self.U.shape  # not cfg.models: training may run a slice of the ensemble
         if inputs.dim() == 2:
             inputs = inputs.expand(m, -1, -1)
-        # Row (model, residue) of the stacked embedding tables; F.embedding's backward is about
-        # twice as fast as advanced indexing's scatter-add on CPU.
+        # Row (model, residue) of the stacked embedding tables.
         offset = (torch.arange(m, device=inputs.device) * p)[:, None]
         table_a = self.U.transpose(1, 2).reshape(m * p, n)
         table_b = self.V.transpose(1, 2).reshape(m * p, n)
-        pre = F.embedding(inputs[..., 0] + offset, table_a)
-        pre = pre + F.embedding(inputs[..., 1] + offset, table_b)
+        pre = _rows(table_a, inputs[..., 0] + offset) + _rows(table_b, inputs[..., 1] + offset)
         if self.cfg.bias:
             pre = pre + self.b_in[:, None]
         pre = self.hook_pre(pre)  # [models, batch, neurons]
