@@ -42,6 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from interp.core.fused import weighted_mse
 from interp.core.metrics import accuracies, masked_mean
 
 __all__ = [
@@ -195,6 +196,8 @@ class Classification:
             idx = self.epochs(step)[rows].to(self.weight.device)
             inputs = self.task.inputs[idx]  # [models, batch, 2]
             targets = torch.gather(self.task.train_labels[rows], 1, idx)
+        if one_hot is not None and self.kind == "mse":  # full batch: one fused pass
+            return weighted_mse(forward(inputs), one_hot, self.weight[rows])
         per_example = _class_loss(forward(inputs), targets, self.kind, one_hot)
         return (per_example * self.weight[rows]).sum(1)
 

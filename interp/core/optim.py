@@ -34,6 +34,7 @@ class BatchedOptimizer:
         self.lr = torch.tensor(cfg.per_model("lr", models), device=device)
         self.wd = torch.tensor(cfg.per_model("weight_decay", models), device=device)
         self.step_count = 0
+        self.decays = bool((self.wd != 0).any())
         buffers = ("exp_avg", "exp_avg_sq") if cfg.optimizer == "adamw" else ("momentum",)
         self.state = {
             f"{b}.{n}": torch.zeros_like(p) for n, (p, _) in params.items() for b in buffers
@@ -52,11 +53,12 @@ class BatchedOptimizer:
             if self.cfg.optimizer == "adamw":
                 b1, b2 = self.cfg.betas
                 m, v = self.state[f"exp_avg.{name}"], self.state[f"exp_avg_sq.{name}"]
-                p.mul_(1 - lr * wd)
+                if self.decays:  # x 1.0 changes nothing: skip the pass
+                    p.mul_(1 - lr * wd)
                 m.lerp_(g, 1 - b1)
                 v.mul_(b2).addcmul_(g, g, value=1 - b2)
-                denom = (v.sqrt() / math.sqrt(1 - b2**t)).add_(1e-8)
-                p.sub_(lr / (1 - b1**t) * m / denom)
+                denom = v.sqrt().div_(math.sqrt(1 - b2**t)).add_(1e-8)
+                p.sub_((lr / (1 - b1**t) * m).div_(denom))  # in place on the temporaries
             else:
                 d = g + wd * p
                 if self.cfg.momentum:
