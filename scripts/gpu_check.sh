@@ -24,7 +24,7 @@ nvidia-smi -L | tee "$out/gpu.txt"
 
 timeout 240 python3 -m pytest -q -m cuda tests/test_cuda.py -p no:cacheprovider \
   --junitxml="$out/cuda_tests.xml" 2>&1 | tee "$out/cuda_tests.log"
-timeout 200 python3 benchmarks/ensemble_speed.py --models 64 --device cuda --repeats 2 \
+timeout 200 python3 benchmarks/ensemble_speed.py --models 64 --device cuda --repeats 2 --sequential-models 8 \
   --json "$out/ensemble_speed_gpu64.json" 2>&1 | tee "$out/ensemble_speed.log"
 
 python3 - "$out" <<'PY'
