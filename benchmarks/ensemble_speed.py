@@ -69,11 +69,14 @@ def _machine(device: torch.device) -> dict:
     }
 
 
+TF32 = False  # --tf32: the library's arms train with TrainConfig(tf32=True)
+
+
 def _timed_train(
     model: MLP, task: ModularTask, steps: int, device: torch.device
 ) -> tuple[float, MLP]:
     """Seconds taken by one `train` call (CUDA synchronized on both sides), and the model."""
-    cfg = TrainConfig(steps=steps, lr=1e-2, log_every=steps)  # metrics at step 0 and the last
+    cfg = TrainConfig(steps=steps, lr=1e-2, log_every=steps, tf32=TF32)  # metrics: 0 and last
     _sync(device)
     start = time.perf_counter()
     result = train(model, task, cfg, device=device, progress=False)
@@ -186,7 +189,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--repeats", type=int, default=3, help="timed repeats; medians reported")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps of each, first")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument(
+        "--tf32", action="store_true", help="the library's arms with TF32 matmuls (CUDA only)"
+    )
     args = parser.parse_args(argv)
+    global TF32
+    TF32 = args.tf32
 
     device = resolve_device(args.device)
     m = args.models

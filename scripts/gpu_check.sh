@@ -2,7 +2,8 @@
 # The GPU check, one command on a lent GPU machine (run from the repository root):
 #   1. installs the carried wheels (.whl/, made here by scripts/gpu_wheels.sh) into /tmp/site;
 #   2. runs the CUDA tests (pytest -m cuda, tests/test_cuda.py) with deterministic kernels;
-#   3. runs the benchmarks on the GPU (64 models: batched vs one at a time);
+#   3. runs the benchmarks on the GPU (64 models: batched vs one at a time, plain loop, vmap;
+#      then again with TF32);
 #   4. writes every figure, with the GPU's name, to ${OUT:-gpu_out}/gpu_check.json.
 # Budget: under 8 minutes on one H100/H200. Through the device tool:
 #   run(command="bash scripts/gpu_check.sh", carry=[".whl"], timeout_s=540)
@@ -24,8 +25,10 @@ nvidia-smi -L | tee "$out/gpu.txt"
 
 timeout 240 python3 -m pytest -q -m cuda tests/test_cuda.py -p no:cacheprovider \
   --junitxml="$out/cuda_tests.xml" 2>&1 | tee "$out/cuda_tests.log"
-timeout 200 python3 benchmarks/ensemble_speed.py --models 64 --device cuda --repeats 2 --sequential-models 8 \
+timeout 180 python3 benchmarks/ensemble_speed.py --models 64 --device cuda --repeats 2 --sequential-models 8 \
   --json "$out/ensemble_speed_gpu64.json" 2>&1 | tee "$out/ensemble_speed.log"
+timeout 120 python3 benchmarks/ensemble_speed.py --models 64 --device cuda --repeats 1 --sequential-models 4 \
+  --tf32 --json "$out/ensemble_speed_gpu64_tf32.json" 2>&1 | tee "$out/ensemble_speed_tf32.log"
 
 python3 - "$out" <<'PY'
 import json, sys, xml.etree.ElementTree as ET
@@ -39,9 +42,10 @@ if junit.exists():
     suite = suite if suite.tag == "testsuite" else suite.find("testsuite")
     record["cuda_tests"] = {k: int(suite.get(k, 0)) for k in ("tests", "failures", "errors", "skipped")}
     record["cuda_tests"]["time_s"] = float(suite.get("time", 0))
-bench = out / "ensemble_speed_gpu64.json"
-if bench.exists():
-    record["ensemble_speed_gpu64"] = json.loads(bench.read_text())
+for name in ("ensemble_speed_gpu64", "ensemble_speed_gpu64_tf32"):
+    bench = out / f"{name}.json"
+    if bench.exists():
+        record[name] = json.loads(bench.read_text())
 (out / "gpu_check.json").write_text(json.dumps(record, indent=2))
-print(json.dumps({k: v for k, v in record.items() if k != "ensemble_speed_gpu64"}, indent=2))
+print(json.dumps({k: v for k, v in record.items() if not k.startswith("ensemble")}, indent=2))
 PY

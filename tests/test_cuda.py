@@ -154,3 +154,17 @@ def test_consistency_distillation_and_its_comparison_run_on_the_gpu(tmp_path):
     assert resumed.model.device.type == "cuda"
     result = compare_samplers("empirical", gpu.model, task, samples=64)
     assert result.metrics["copies"].shape == (3, 4)
+
+
+def test_tf32_is_an_opt_in_that_moves_results_a_little_and_is_restored():
+    task = interp.modular_task(p=31, noise=[0.0, 0.2], seed=[0, 1])
+    runs = {}
+    for flag in (False, True):
+        model = interp.MLP(interp.MLPConfig(p=31, width=64, models=2, seed=(0, 1)))
+        cfg = interp.TrainConfig(steps=200, lr=1e-2, log_every=200, tf32=flag)
+        runs[flag] = interp.train(model, task, cfg, device="cuda", progress=False)
+    assert torch.backends.cuda.matmul.allow_tf32 is False  # restored after training
+    diff = (runs[True].model.W - runs[False].model.W).abs().max().item()
+    assert 0 < diff < 0.1  # not the same bits, the same training
+    acc = {k: r.metrics["test_acc"][-1] for k, r in runs.items()}
+    assert (acc[True] - acc[False]).abs().max() < 0.05

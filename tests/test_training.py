@@ -362,3 +362,20 @@ def test_cpu_chunking_of_the_ensemble_gives_the_same_training(monkeypatch):
 def test_a_learning_rate_that_is_not_a_number_is_refused(lr):
     with pytest.raises(ValueError, match="must be a number or one number per model"):
         TrainConfig(lr=lr)
+
+
+def test_tf32_changes_nothing_on_a_cpu_and_restores_the_flags():
+    from interp.core.device import tf32
+
+    task = modular_task(p=7, seed=[0, 1])
+    weights = []
+    for flag in (False, True):
+        model = MLP(MLPConfig(p=7, width=8, models=2))
+        cfg = TrainConfig(steps=5, tf32=flag)
+        weights.append(train(model, task, cfg, device="cpu", progress=False).model.W)
+    assert torch.equal(weights[0], weights[1])
+    before = torch.backends.cuda.matmul.allow_tf32
+    with tf32(not before):
+        assert torch.backends.cuda.matmul.allow_tf32 is (not before)
+    assert torch.backends.cuda.matmul.allow_tf32 is before
+    assert TrainConfig.from_dict({"steps": 3}).tf32 is False  # old run configs load
