@@ -28,8 +28,12 @@ from interp.studies.label_noise.partition import (
     kept_fraction_curve,
     partition_neurons,
 )
+from interp.studies.label_noise.race import crossing_step, fit_steps, repeats
 
 __all__ = [
+    "crossing_step",
+    "fit_steps",
+    "repeats",
     "Circuit",
     "EXTRACTION_METHODS",
     "PARTITION_METHODS",
