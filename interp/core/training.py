@@ -476,60 +476,47 @@ def _loop(
     state: dict[str, Tensor] | None = None,
     metrics: dict[str, Tensor] | None = None,
 ) -> TrainResult:
-    with tf32(cfg.tf32):
-        return _steps(model, objective, task, cfg, run, device, progress, start, state, metrics)
-
-
-def _steps(
-    model: nn.Module,
-    objective: Objective,
-    task: Any,
-    cfg: TrainConfig,
-    run: Path | None,
-    device: torch.device,
-    progress: bool,
-    start: int,
-    state: dict[str, Tensor] | None,
-    metrics: dict[str, Tensor] | None,
-) -> TrainResult:
-    model = model.to(device).train()
-    opt = BatchedOptimizer(model.parameter_models(), cfg, task.models)
-    after_step = getattr(objective, "after_step", None)
-    if state is not None:
-        optim_state = {
-            k.removeprefix("optim."): v for k, v in state.items() if k.startswith("optim.")
-        }
-        opt.step_count = start
-        if set(optim_state) != set(opt.state):
-            raise CheckpointError(f"{run}: the resume state's optimizer does not match the model")
-        for k, v in optim_state.items():
-            opt.state[k].copy_(v)
-        if hasattr(objective, "load_state"):
-            prefix = "objective."
-            objective.load_state(
-                {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
-            )
-    history: dict[str, list[Tensor]] = {k: list(v) for k, v in (metrics or {}).items()}
-    extra_logs = set(checkpoint_schedule(cfg.steps, 0, cfg.log_log)) if cfg.log_log else set()
-    for step, saving, bar in _progress(cfg, run is not None, start, progress, model.kind):
-        # Metrics and checkpoints describe the weights after `step` updates.
-        if step % cfg.log_every == 0 or step == cfg.steps or step in extra_logs:
-            logged = objective.metrics(model, step)
-            _check_finite({"loss": logged["train_loss"]}, step, "training")
-            history.setdefault("step", []).append(torch.tensor(step))
-            for k, v in logged.items():
-                history.setdefault(k, []).append(v.cpu())
-            bar.set_postfix(_postfix(logged))
-        if saving and not (state is not None and step == start):
-            _checkpoint(run, step, model, task, opt, objective, history)
-        if step == cfg.steps:
-            break
-        _backward(model, objective, step)  # no per-step check: it would sync a GPU each step
-        opt.step()
-        if after_step is not None:
-            after_step(model)
-    model.eval()
-    return TrainResult(model, {k: torch.stack(v) for k, v in history.items()}, run)
+    with tf32(cfg.tf32):  # TF32 matmuls only when the config asks (CUDA; no effect on a CPU)
+        model = model.to(device).train()
+        opt = BatchedOptimizer(model.parameter_models(), cfg, task.models)
+        after_step = getattr(objective, "after_step", None)
+        if state is not None:
+            optim_state = {
+                k.removeprefix("optim."): v for k, v in state.items() if k.startswith("optim.")
+            }
+            opt.step_count = start
+            if set(optim_state) != set(opt.state):
+                raise CheckpointError(
+                    f"{run}: the resume state's optimizer does not match the model"
+                )
+            for k, v in optim_state.items():
+                opt.state[k].copy_(v)
+            if hasattr(objective, "load_state"):
+                prefix = "objective."
+                objective.load_state(
+                    {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
+                )
+        history: dict[str, list[Tensor]] = {k: list(v) for k, v in (metrics or {}).items()}
+        extra_logs = set(checkpoint_schedule(cfg.steps, 0, cfg.log_log)) if cfg.log_log else set()
+        for step, saving, bar in _progress(cfg, run is not None, start, progress, model.kind):
+            # Metrics and checkpoints describe the weights after `step` updates.
+            if step % cfg.log_every == 0 or step == cfg.steps or step in extra_logs:
+                logged = objective.metrics(model, step)
+                _check_finite({"loss": logged["train_loss"]}, step, "training")
+                history.setdefault("step", []).append(torch.tensor(step))
+                for k, v in logged.items():
+                    history.setdefault(k, []).append(v.cpu())
+                bar.set_postfix(_postfix(logged))
+            if saving and not (state is not None and step == start):
+                _checkpoint(run, step, model, task, opt, objective, history)
+            if step == cfg.steps:
+                break
+            _backward(model, objective, step)  # no per-step check: it would sync a GPU each step
+            opt.step()
+            if after_step is not None:
+                after_step(model)
+        model.eval()
+        return TrainResult(model, {k: torch.stack(v) for k, v in history.items()}, run)
 
 
 def _checkpoint(
