@@ -78,10 +78,6 @@ def _check(model: TwoLayer, task: RafTask) -> None:
         )
 
 
-def _on(model: TwoLayer, task: RafTask) -> RafTask:
-    return task.to(model.device)
-
-
 @torch.no_grad()
 def neuron_drives(model: TwoLayer, task: RafTask, agnostic: bool = False) -> Drives:
     """Each neuron's rule drive on the task's fresh points and fact drive on each model's
@@ -89,7 +85,7 @@ def neuron_drives(model: TwoLayer, task: RafTask, agnostic: bool = False) -> Dri
     sign(u . x) and the exceptions to it among the training points, without the fact mask, the
     teacher or the test labels."""
     _check(model, task)
-    task = _on(model, task)
+    task = task.to(model.device)
     fresh = model.contributions(task.test)  # [models, n_test, width]
     train = model.contributions(task.data)  # [models, n_max, width]
     labels = task.labels.to(train)
@@ -146,7 +142,7 @@ def ablate(model: TwoLayer, task: RafTask, neurons: Tensor) -> list[Errors]:
     """E_gen and E_mem of each model with `neurons [models, width]` (bool) mean-ablated: their
     `hook_post` activations replaced by the mean over the model's training points."""
     _check(model, task)
-    task = _on(model, task)
+    task = task.to(model.device)
     if neurons.shape != (model.cfg.models, model.cfg.width) or neurons.dtype != torch.bool:
         raise ValueError(
             f"neurons {tuple(neurons.shape)} {neurons.dtype}: need bool "
