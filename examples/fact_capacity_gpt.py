@@ -55,6 +55,26 @@ def _coded(n: int, d_model: int, models: int = 1) -> GPTConfig:
     )
 
 
+def _capacity(names, make_cfg, steps: int, lr: float, label: str, row) -> dict[str, list[float]]:
+    """Facts known per N for flat and Zipf 1 frequencies, one GPT per N (`make_cfg(n)`); each
+    result printed by `row(frequencies, n, known, task, cfg)`; curves keyed `label, frequencies`."""
+    curves = {}
+    for exponent in (0.0, 1.0):
+        name = "flat" if exponent == 0 else f"Zipf {exponent:g}"
+        known_n = []
+        for n in names:
+            task = fact_task(names=n, digits=2, exponent=exponent, seed=0)
+            cfg = make_cfg(n)
+            config = interp.TrainConfig(steps=steps, lr=lr, loss="ce", log_every=steps)
+            known = interp.train(GPT(cfg), task, config, progress=False, device="cpu").metrics[
+                "facts_known"
+            ][-1]
+            row(name, n, known, task, cfg)
+            known_n.append(known.item())
+        curves[f"{label}, {name}"] = known_n
+    return curves
+
+
 def name_codes(args: argparse.Namespace) -> None:
     """The capacity of a coded GPT of one size against N, then selection at the largest N."""
     start = time.perf_counter()
@@ -62,21 +82,13 @@ def name_codes(args: argparse.Namespace) -> None:
     print(f"GPT with fixed name codes, d_model {d_model}, {args.steps} steps at lr {CODED_LR:g}")
     print("| frequencies | N | facts known | parameters | bits/param |")
     print("|---|---|---|---|---|")
-    curves = {}
-    for exponent in (0.0, 1.0):
-        name = "flat" if exponent == 0 else f"Zipf {exponent:g}"
-        known_n = []
-        for n in CODED_NAMES:
-            task = fact_task(names=n, digits=2, exponent=exponent, seed=0)
-            cfg = _coded(n, d_model)
-            config = interp.TrainConfig(steps=args.steps, lr=CODED_LR, loss="ce", log_every=1000)
-            known = interp.train(GPT(cfg), task, config, progress=False, device="cpu").metrics[
-                "facts_known"
-            ][-1]
-            bits = bits_stored(known, task, cfg.parameters).item()
-            print(f"| {name} | {n} | {int(known.item())} | {cfg.parameters} | {bits:.2f} |")
-            known_n.append(known.item())
-        curves[f"coded GPT d_model {d_model}, {name}"] = known_n
+
+    def row(name, n, known, task, cfg) -> None:
+        bits = bits_stored(known, task, cfg.parameters).item()
+        print(f"| {name} | {n} | {int(known.item())} | {cfg.parameters} | {bits:.2f} |")
+
+    curves = _capacity(CODED_NAMES, lambda n: _coded(n, d_model), args.steps, CODED_LR,
+                       f"coded GPT d_model {d_model}", row)  # fmt: skip
     figures = {"codes_capacity": capacity_figure(CODED_NAMES, curves, title="Coded GPT")}
     print(f"\n{time.perf_counter() - start:.0f} s for the sweep")
     if not args.no_selection:
@@ -131,25 +143,21 @@ def main() -> None:
     start = time.perf_counter()
     print("| frequencies | N | facts known | parameters (without names) | bits/param (without) |")
     print("|---|---|---|---|---|")
-    curves = {}
-    for exponent in (0.0, 1.0):
-        name = "flat" if exponent == 0 else f"Zipf {exponent:g}"
-        known_n = []
-        for n in NAMES:
-            task = fact_task(names=n, digits=2, exponent=exponent, seed=0)
-            width = args.d_model
-            cfg = GPTConfig(names=n, d=2, d_model=width, n_layers=1, n_heads=2, d_mlp=4 * width)
-            config = interp.TrainConfig(steps=args.steps, lr=3e-3, loss="ce", log_every=250)
-            result = interp.train(GPT(cfg), task, config, progress=False, device="cpu")
-            known = result.metrics["facts_known"][-1]
-            inner = cfg.parameters - n * cfg.d_model  # without the name embeddings
-            bits, bits_inner = (bits_stored(known, task, p).item() for p in (cfg.parameters, inner))
-            print(
-                f"| {name} | {n} | {int(known.item())} | {cfg.parameters} ({inner}) "
-                f"| {bits:.3f} ({bits_inner:.2f}) |"
-            )
-            known_n.append(known.item())
-        curves[f"GPT d_model {args.d_model}, {name}"] = known_n
+
+    def row(name, n, known, task, cfg) -> None:
+        inner = cfg.parameters - n * cfg.d_model  # without the name embeddings
+        bits, bits_inner = (bits_stored(known, task, p).item() for p in (cfg.parameters, inner))
+        print(
+            f"| {name} | {n} | {int(known.item())} | {cfg.parameters} ({inner}) "
+            f"| {bits:.3f} ({bits_inner:.2f}) |"
+        )
+
+    width = args.d_model
+    curves = _capacity(
+        NAMES,
+        lambda n: GPTConfig(names=n, d=2, d_model=width, n_layers=1, n_heads=2, d_mlp=4 * width),
+        args.steps, 3e-3, f"GPT d_model {width}", row,
+    )  # fmt: skip
     fig = capacity_figure(NAMES, curves, title="Facts stored by a tiny GPT")
     paths = write_figures({"capacity": fig}, args.figures)
     print(f"\n{time.perf_counter() - start:.0f} s; figure: {paths[0]}")
