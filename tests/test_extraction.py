@@ -1,13 +1,20 @@
 import math
+from pathlib import Path
 
 import pytest
 import torch
 
 from interp.core.metrics import evaluate
+from interp.core.runs import load_run
 from interp.fourier import extract_frequencies
 from interp.models.mlp import MLP, MLPConfig
 from interp.models.restricted import RestrictedLogits, RestrictedLogitsConfig
-from interp.studies.label_noise.extraction import EXTRACTION_METHODS, extract, symmetry_baseline
+from interp.studies.label_noise.extraction import (
+    EXTRACTION_METHODS,
+    extract,
+    extraction_curve,
+    symmetry_baseline,
+)
 from interp.tasks.modular import OPS, ModularTask, group_order, modular_task
 
 # ---------------------------------------------------------------------------------------------
@@ -422,3 +429,13 @@ def test_restricted_logits_check_their_coefficients():
         RestrictedLogitsConfig.from_dict(cfg.to_dict() | {"width": 4})
     with pytest.raises(ValueError, match="op 'power' is not one of"):
         RestrictedLogitsConfig(p=7, op="power")
+
+
+def test_the_extraction_curve_is_the_same_stacked_or_step_by_step():
+    run = load_run(Path(__file__).parent.parent / "checkpoints" / "add_p97_noise080")
+    steps, alone = extraction_curve(run, ("neuron", "key"), steps=[25, 1000], stack=1)
+    _, stacked = extraction_curve(run, ("neuron", "key"), steps=[25, 1000], stack=2)
+    assert stacked["neuron"].test.shape == (2, run.task.models)
+    for name in alone:
+        torch.testing.assert_close(stacked[name].test, alone[name].test, atol=1e-4, rtol=0)
+    assert float(alone["neuron"].test[-1, 0]) > 0.98 > 0.02 > float(alone["raw"].test[-1, 0])

@@ -190,6 +190,22 @@ def test_basin_targets_and_curve_over_a_dit_run(tmp_path):
     # At init D = c_skip x only shrinks the signal: no bit flips at sigma 0.1, so every target
     # returns there, seen or not.
     assert (radii["training"][0] >= 0.1).all() and (radii["novel"][0] >= 0.1).all()
+    # Checkpoints stacked as models: the same targets and starts, the same radii.
+    _, stacked = basin_curve(run, targets, sigmas=(0.1, 0.3), repeats=4, steps=[0, 12], stack=2)
+    assert all(torch.equal(stacked[name], radii[name]) for name in radii)
+
+
+def test_the_generation_curve_of_a_dit_is_the_same_stacked_or_step_by_step(tmp_path):
+    task = rule_task("parity", d=8, N=[8, 16], seed=0)
+    train(DiT(DiTConfig(**DIT, models=2)), task, EDM, out=tmp_path / "run", progress=False)
+    run = load_run(tmp_path / "run")
+    steps, alone = generation_curve(run, samples=64, stack=1)
+    _, stacked = generation_curve(run, samples=64, stack=len(steps))
+    assert stacked.valid.shape == (len(steps), 2)
+    for field in ("valid", "memorized", "novel_valid"):
+        assert torch.equal(getattr(stacked, field), getattr(alone, field))
+    with pytest.raises(ValueError, match="per_chunk=0 must be an integer >= 1"):
+        generation_curve(run, samples=8, stack=0)
 
 
 def test_basins_refuse_a_gpt_run_and_a_task_without_unseen_strings(tmp_path):

@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property
@@ -300,6 +300,26 @@ class Run:
         except (ValueError, KeyError, TypeError, RuntimeError) as e:
             raise CheckpointError(f"{path}: {e}") from None
         return model.eval()
+
+    def stacked(
+        self, steps: Sequence[int], per_chunk: int, device: str | torch.device = "cpu"
+    ) -> Iterator[tuple[list[int], nn.Module]]:
+        """Checkpoints side by side along the models axis: for each chunk of at most `per_chunk`
+        steps, `(chunk, ensemble)` with the ensemble holding step chunk[0]'s models, then
+        chunk[1]'s, ... (`Ensemble.concat`), so a curve over a run is a few batched calls.
+
+        Example:
+            >>> run = load_run("checkpoints/dit_group2_d16")             # 2 models per step
+            >>> [(chunk, model.cfg.models) for chunk, model in run.stacked([97, 305, 3000], 2)]
+            [([97, 305], 4), ([3000], 2)]
+        """
+        if isinstance(per_chunk, bool) or not isinstance(per_chunk, int) or per_chunk < 1:
+            raise ValueError(f"per_chunk={per_chunk!r} must be an integer >= 1")
+        steps = list(steps)
+        for i in range(0, len(steps), per_chunk):
+            chunk = steps[i : i + per_chunk]
+            parts = [self.model(s, device=device) for s in chunk]
+            yield chunk, type(parts[0]).concat(parts).eval()
 
     @cached_property
     def task(self) -> Any:

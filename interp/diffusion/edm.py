@@ -378,6 +378,7 @@ def sample(
     sigma_max: float = 80.0,
     rho: float = 7.0,
     device: torch.device | str | None = None,
+    noise: Tensor | None = None,
 ) -> Tensor:
     """Draw x ~ N(0, sigma_max^2 I) of `shape` and sample it down to sigma = 0.
 
@@ -392,6 +393,8 @@ def sample(
             generator's, else the CPU). The generator may live elsewhere (a CPU generator for a
             CUDA model): the noise is drawn on the generator's device and moved, so one seed
             gives the same starts on every device.
+        noise: the standard normal start `shape` to use instead of a draw (x = sigma_max
+            noise): common noise for several ensembles, e.g. checkpoints stacked as models.
 
     Returns:
         `shape` float: the samples, signals near {-0.5, +0.5}; `x > 0` gives the bits.
@@ -411,7 +414,9 @@ def sample(
     if device is None and generator is not None:
         device = generator.device
     sigmas = sigma_schedule(steps, sigma_min, sigma_max, rho, device=device)
-    x = sigma_max * _randn(shape, generator, device)
+    if noise is not None and tuple(noise.shape) != tuple(shape):
+        raise ValueError(f"noise of shape {tuple(noise.shape)}: need shape {tuple(shape)}")
+    x = sigma_max * (_randn(shape, generator, device) if noise is None else noise.to(device))
     if stochastic:
         return stochastic_sample(denoiser, x, sigmas, generator=generator)
     return heun_sample(denoiser, x, sigmas)

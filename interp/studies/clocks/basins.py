@@ -200,6 +200,8 @@ def measure_basins(
 # Default starting noise levels: from a tenth of the gap between two strings' signals (0.1) to
 # past it (one bit flip is a distance of 1 in signal space).
 DEFAULT_SIGMAS = (0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0)
+# Models (checkpoints x the run's models) sampled in one batched call of `basin_curve`.
+CURVE_CHUNK_MODELS = 16
 
 
 def basin_targets(task: RuleTask, n: int = 16, seed: int = 0) -> dict[str, Tensor]:
@@ -246,6 +248,7 @@ def basin_curve(
     level: float = 0.5,
     seed: int = 0,
     device: str | torch.device = "auto",
+    stack: int | None = None,
 ) -> tuple[list[int], dict[str, Tensor]]:
     """Basin radii of each group of targets at every saved step of a diffusion run.
 
@@ -259,6 +262,9 @@ def basin_curve(
         level: the return rate that counts as a basin.
         seed: the starting noise, the same at every step.
         device: where the sampler runs ("auto": CUDA when present).
+        stack: checkpoints run side by side in one batched call (default: 1 on a CPU, where
+            one step's starts already overflow the cache, else enough for 16 models); the same
+            numbers for any value.
 
     Returns:
         `(steps, radii)`: group name -> `[steps, models, T]` basin radius of every target (CPU).
@@ -281,12 +287,19 @@ def basin_curve(
     device = resolve_device(device)
     targets = basin_targets(run.task, seed=seed) if targets is None else targets
     steps = run.saved(steps)  # before any progress bar starts
+    # Checkpoints side by side along the models axis (the same targets and starting noise for
+    # every step's models, so the numbers are those of step by step).
+    models = run.task.models
+    if stack is None:
+        stack = 1 if device.type == "cpu" else max(1, CURVE_CHUNK_MODELS // models)
     radii: dict[str, list[Tensor]] = {name: [] for name in targets}
-    for step in tqdm(steps, desc="basins", unit="ckpt", leave=False):
-        model = run.model(step, device=device)
-        for name, radius in _radii(model, targets, sigmas, repeats, level, seed).items():
-            radii[name].append(radius.cpu())
-    return steps, {name: torch.stack(r) for name, r in radii.items()}
+    with tqdm(total=len(steps), desc="basins", unit="ckpt", leave=False) as bar:
+        for chunk, model in run.stacked(steps, stack, device):
+            tiled = {name: bits.repeat(len(chunk), 1, 1) for name, bits in targets.items()}
+            for name, radius in _radii(model, tiled, sigmas, repeats, level, seed).items():
+                radii[name].append(radius.cpu().unflatten(0, (len(chunk), models)))
+            bar.update(len(chunk))
+    return steps, {name: torch.cat(r) for name, r in radii.items()}
 
 
 def _radii(

@@ -44,6 +44,9 @@ from interp.tasks.bitrules import to_bits
 
 __all__ = ["generate", "generation_curve"]
 
+# Strings sampled in one batched call of `generation_curve` (checkpoints stacked as models).
+CURVE_CHUNK_SAMPLES = 16 * 512
+
 
 @torch.no_grad()
 def generate(
@@ -82,6 +85,7 @@ def generation_curve(
     seed: int = 0,
     sampler_steps: int = 18,
     device: str | torch.device = "auto",
+    stack: int | None = None,
 ) -> tuple[list[int], GenerationStats]:
     """Generate from every saved checkpoint of a rule-task run and score the strings.
 
@@ -92,6 +96,9 @@ def generation_curve(
         seed: the sampling seed, the same at every step so steps differ only by the weights.
         sampler_steps: Heun steps for a DiT.
         device: where to sample ("auto": CUDA when present).
+        stack: a DiT's checkpoints sampled side by side in one batched call (default: 1 on a
+            CPU, where one step's batch already overflows the cache, else enough for about
+            8192 strings); the same numbers for any value.
 
     Returns:
         `(steps, stats)`: `GenerationStats` with fields `[steps, models]` (valid, memorized,
@@ -111,8 +118,25 @@ def generation_curve(
     device = resolve_device(device)
     task = run.task.to(device)
     rows = []
-    for step in tqdm(steps, desc="generate", unit="ckpt", leave=False):
-        gen = torch.Generator().manual_seed(seed)  # the same noise on every device
-        bits = generate(run.model(step, device=device), samples, gen, sampler_steps)
-        rows.append(generation_stats(bits, task.valid, task.data, task.mask))
+    if run.kind != "dit":  # a GPT keeps one bridge per model: step by step
+        for step in tqdm(steps, desc="generate", unit="ckpt", leave=False):
+            gen = torch.Generator().manual_seed(seed)  # the same noise on every device
+            bits = generate(run.model(step, device=device), samples, gen, sampler_steps)
+            rows.append(generation_stats(bits, task.valid, task.data, task.mask))
+        return steps, GenerationStats.stack(rows)
+    # A DiT: checkpoints side by side along the models axis, each step's models starting
+    # from the same noise (drawn as one step's ensemble would draw it), so the numbers are
+    # those of sampling step by step.
+    models = task.models
+    gen = torch.Generator().manual_seed(seed)
+    noise = torch.randn((models, samples, task.d), generator=gen)
+    if stack is None:
+        stack = 1 if device.type == "cpu" else max(1, CURVE_CHUNK_SAMPLES // (models * samples))
+    with tqdm(total=len(steps), desc="generate", unit="ckpt", leave=False) as bar:
+        for chunk, ensemble in run.stacked(steps, stack, device):
+            start = noise.repeat(len(chunk), 1, 1)
+            x = sample(ensemble, tuple(start.shape), sampler_steps, noise=start)
+            for bits in to_bits(x).split(models):
+                rows.append(generation_stats(bits, task.valid, task.data, task.mask))
+            bar.update(len(chunk))
     return steps, GenerationStats.stack(rows)
