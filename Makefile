@@ -12,7 +12,7 @@ report:
 	$(PY) examples/report.py --out reports
 
 test:
-	scripts/install.sh test,ray
+	scripts/install.sh test,ray,tracking
 	$(PY) -m ruff check .
 	$(PY) -m pytest -q
 

@@ -6,7 +6,8 @@ import torch
 import interp.core.objectives as objectives_module
 from interp.core.metrics import evaluate
 from interp.core.objectives import Classification
-from interp.core.training import BatchedOptimizer, TrainConfig, checkpoint_schedule, train
+from interp.core.runs import checkpoint_schedule
+from interp.core.training import BatchedOptimizer, TrainConfig, train
 from interp.models.mlp import MLP, MLPConfig
 from interp.tasks.modular import modular_task
 

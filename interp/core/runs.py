@@ -23,6 +23,7 @@ Example:
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -39,7 +40,15 @@ from torch import Tensor, nn
 
 from interp.core.registry import model_class, task_class
 
-__all__ = ["Run", "CheckpointError", "load_run", "save_model", "FORMAT_VERSION", "parse_step_file"]
+__all__ = [
+    "Run",
+    "CheckpointError",
+    "load_run",
+    "save_model",
+    "FORMAT_VERSION",
+    "parse_step_file",
+    "checkpoint_schedule",
+]
 
 FORMAT = "interp-run"
 FORMAT_VERSION = 1
@@ -169,6 +178,21 @@ def write_step(run: Path, step: int, model: nn.Module, task: Any | None) -> Path
     path = step_file(run, step)
     write_tensors(path, tensors, {"step": str(step)})
     return path
+
+
+def checkpoint_schedule(steps: int, every: int = 0, log: int = 0) -> list[int]:
+    """Steps to save: 0, the last, every `every`-th, and `log` log-spaced steps in [1, steps].
+
+    Example:
+        >>> checkpoint_schedule(1000, every=500, log=4)
+        [0, 1, 10, 100, 500, 1000]
+    """
+    saved = {0, steps}
+    if every:
+        saved |= set(range(every, steps + 1, every))
+    if log:
+        saved |= {round(10 ** (i * math.log10(steps) / max(log - 1, 1))) for i in range(log)}
+    return sorted(s for s in saved if 0 <= s <= steps)
 
 
 def model_entry(model: nn.Module) -> dict:

@@ -42,6 +42,7 @@ from typing import Any
 import torch
 
 from interp.core.runs import write_json
+from interp.core.tracking import check_loggers
 
 __all__ = ["Shard", "SweepResult", "plan_modular", "run_shard", "sweep", "PLAN"]
 
@@ -161,17 +162,24 @@ def plan_modular(
 
 
 def run_shard(
-    shard: Shard, root: str | Path, device: str = "auto", threads: int | None = None
+    shard: Shard,
+    root: str | Path,
+    device: str = "auto",
+    threads: int | None = None,
+    loggers: Sequence[Any] = (),
 ) -> dict[str, list[float]]:
     """Train (or load, or resume) one shard into `root/shard.name`; its metrics at the last
-    logged step, one value per model. `threads`: set torch's thread count first (a Ray worker)."""
+    logged step, one value per model. `threads`: set torch's thread count first (a Ray worker);
+    `loggers`: experiment trackers (`interp.core.tracking`), each started under the shard's
+    name."""
     from interp.core.training import train
 
     if threads is not None:
         torch.set_num_threads(threads)
     model, task, config = shard.build()
     result = train(model, task, config, out=Path(root) / shard.name, device=device,
-                   progress=False, command=f"sweep shard {shard.name}", reuse=True)  # fmt: skip
+                   progress=False, command=f"sweep shard {shard.name}", reuse=True,
+                   loggers=loggers)  # fmt: skip
     return {k: v[-1].tolist() for k, v in result.metrics.items() if k != "step"}
 
 
@@ -203,10 +211,12 @@ def sweep(
     device: str = "auto",
     threads: int | None = None,
     progress: bool = True,
+    loggers: Sequence[Any] = (),
 ) -> SweepResult:
     """Run every shard into `root` (see the module docstring): in this process, or on Ray
     (`ray=True`: a local cluster; a string: the address of a running one). One progress bar over
-    the shards.
+    the shards. `loggers` (`interp.core.tracking`) get every shard's models, under the shard's
+    name (on Ray, each worker gets a copy and writes its own files).
 
     Raises:
         ValueError: `root` holds another sweep's plan, or bad arguments.
@@ -216,6 +226,7 @@ def sweep(
 
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         raise ValueError(f"retries={retries!r} must be an integer >= 0")
+    loggers = check_loggers(loggers)
     shards, root = list(shards), Path(root)
     if not shards:
         raise ValueError("no shard to run")
@@ -227,7 +238,7 @@ def sweep(
             for _ in range(retries + 1):
                 start = time.perf_counter()
                 try:
-                    metrics[shard.name] = run_shard(shard, root, device, threads)
+                    metrics[shard.name] = run_shard(shard, root, device, threads, loggers)
                     seconds[shard.name] = time.perf_counter() - start
                     failed.pop(shard.name, None)
                     break
@@ -235,7 +246,9 @@ def sweep(
                     failed[shard.name] = f"{type(e).__name__}: {e}"
             bar.update()
     else:
-        metrics, failed, seconds = _on_ray(shards, root, ray, retries, device, threads, bar)
+        metrics, failed, seconds = _on_ray(
+            shards, root, ray, retries, device, threads, bar, loggers
+        )
     bar.close()
     table = [
         {"shard": s.name, "model": i, **row, **{k: v[i] for k, v in metrics[s.name].items()}}
@@ -246,7 +259,7 @@ def sweep(
     return SweepResult(table, failed, seconds)
 
 
-def _on_ray(shards, root, address, retries, device, threads, bar):
+def _on_ray(shards, root, address, retries, device, threads, bar, loggers):
     try:
         import ray
     except ImportError:
@@ -258,7 +271,7 @@ def _on_ray(shards, root, address, retries, device, threads, bar):
     @ray.remote(num_cpus=1)
     def task(shard: Shard) -> tuple[dict[str, list[float]], float]:
         start = time.perf_counter()
-        out = run_shard(shard, root, device, 1 if threads is None else threads)
+        out = run_shard(shard, root, device, 1 if threads is None else threads, loggers)
         return out, time.perf_counter() - start
 
     pending = {task.remote(s): (s, 0) for s in shards}

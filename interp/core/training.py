@@ -42,6 +42,7 @@ from interp.core.runs import (
     STATE,
     CheckpointError,
     Run,
+    checkpoint_schedule,
     discard_failed_start,
     load_run,
     model_entry,
@@ -52,6 +53,7 @@ from interp.core.runs import (
     write_step,
     write_tensors,
 )
+from interp.core.tracking import Logger, check_loggers, model_tags, tracked
 
 __all__ = [
     "TrainConfig",
@@ -161,21 +163,6 @@ class TrainConfig:
         return values
 
 
-def checkpoint_schedule(steps: int, every: int = 0, log: int = 0) -> list[int]:
-    """Steps to save: 0, the last, every `every`-th, and `log` log-spaced steps in [1, steps].
-
-    Example:
-        >>> checkpoint_schedule(1000, every=500, log=4)
-        [0, 1, 10, 100, 500, 1000]
-    """
-    saved = {0, steps}
-    if every:
-        saved |= set(range(every, steps + 1, every))
-    if log:
-        saved |= {round(10 ** (i * math.log10(steps) / max(log - 1, 1))) for i in range(log)}
-    return sorted(s for s in saved if 0 <= s <= steps)
-
-
 @dataclass
 class TrainResult:
     """What `train` returns.
@@ -246,6 +233,7 @@ def train(
     command: str | None = None,
     reuse: bool = False,
     objective: ObjectiveSpec | None = None,
+    loggers: Sequence[Logger] = (),
 ) -> TrainResult:
     """Train every model of an ensemble on its own part of `task`, batched, in place.
 
@@ -265,6 +253,8 @@ def train(
             kill and lose nothing.
         objective: train on this objective instead of the model kind's own (e.g.
             `interp.studies.distillation.ConsistencyDistillation`); a run folder stores it.
+        loggers: experiment trackers (`interp.core.tracking`: TensorBoard, WandB) sent every
+            logged step's metrics per model, tagged with each model's hyper-parameters.
 
     Returns:
         `TrainResult` with the trained model, the metrics and the run folder.
@@ -279,18 +269,19 @@ def train(
     spec = objective
     objective = objective_for(model, task, config, device, spec)
     config.per_model("lr", task.models), config.per_model("weight_decay", task.models)
+    check_loggers(loggers)
     entry = {"task": task_entry(task), "model": model_entry(model), "train": config.to_dict()}
     if spec is not None:
         entry["objective"] = {"kind": spec.kind, **spec.entry()}
     if out is not None and reuse and (Path(out) / "config.json").exists():
-        return _reuse(Path(out), entry, device, progress)
+        return _reuse(Path(out), entry, device, progress, loggers)
     run = None
     if out is not None:
         run = new_run(out, {"command": command, **entry})
     try:
         if spec is not None and run is not None:
             spec.save(run)
-        return _loop(model, objective, task, config, run, device, progress, start=0)
+        return _loop(model, objective, task, config, run, device, progress, 0, loggers=loggers)
     except BaseException:
         if run is not None and not (run / STATE).exists():
             discard_failed_start(run)  # nothing was saved: leave no dead-end folder
@@ -298,7 +289,10 @@ def train(
 
 
 def resume(
-    path: str | Path | Run, device: str | torch.device = "auto", progress: bool = True
+    path: str | Path | Run,
+    device: str | torch.device = "auto",
+    progress: bool = True,
+    loggers: Sequence[Logger] = (),
 ) -> TrainResult:
     """Continue an interrupted run from its last checkpoint, optimizer state included; it ends
     where the uninterrupted run would have. A run that stopped before its first checkpoint
@@ -336,11 +330,21 @@ def resume(
     if not (run.path / STATE).exists():  # killed before the first checkpoint: start over
         model, task = _fresh(run), _fresh_task(run)
         objective = objective_for(model, task, config, device, spec)
-        return _loop(model, objective, task, config, run.path, device, progress, start=0)
+        return _loop(model, objective, task, config, run.path, device, progress, 0, loggers=loggers)
     start, model, state, metrics = _resume_state(run, device)
     objective = objective_for(model, run.task, config, device, spec)
     return _loop(
-        model, objective, run.task, config, run.path, device, progress, start, state, metrics
+        model,
+        objective,
+        run.task,
+        config,
+        run.path,
+        device,
+        progress,
+        start,
+        state,
+        metrics,
+        loggers,
     )
 
 
@@ -358,7 +362,9 @@ def _stored_objective(run: Run, device: torch.device) -> ObjectiveSpec | None:
         raise CheckpointError(f"{run.path / 'config.json'}: bad objective ({e})") from None
 
 
-def _reuse(path: Path, entry: dict, device: torch.device, progress: bool) -> TrainResult:
+def _reuse(
+    path: Path, entry: dict, device: torch.device, progress: bool, loggers: Sequence[Logger]
+) -> TrainResult:
     """The run in `path` when it was made from `entry` (task, model, train, objective): loaded
     when it finished, resumed when it was cut."""
     run = load_run(path)
@@ -372,7 +378,7 @@ def _reuse(path: Path, entry: dict, device: torch.device, progress: bool) -> Tra
     steps = entry["train"]["steps"]
     if run.steps and run.steps[-1] == steps and (path / STATE).exists():
         return TrainResult(run.model(device=device), run.metrics, path)
-    return resume(run, device=device, progress=progress)
+    return resume(run, device=device, progress=progress, loggers=loggers)
 
 
 def _normalized(part: str, entry: Any) -> Any:
@@ -475,8 +481,12 @@ def _loop(
     start: int,
     state: dict[str, Tensor] | None = None,
     metrics: dict[str, Tensor] | None = None,
+    loggers: Sequence[Logger] = (),
 ) -> TrainResult:
-    with tf32(cfg.tf32):  # TF32 matmuls only when the config asks (CUDA; no effect on a CPU)
+    entry = {"task": task_entry(task), "model": model_entry(model), "train": cfg.to_dict()}
+    tags = lambda: model_tags(entry, task.models)  # noqa: E731 (only when there are loggers)
+    # TF32 matmuls only when the config asks (CUDA; no effect on a CPU)
+    with tf32(cfg.tf32), tracked(loggers, run.name if run else "run", tags) as track:
         model = model.to(device).train()
         opt = BatchedOptimizer(model.parameter_models(), cfg, task.models)
         after_step = getattr(objective, "after_step", None)
@@ -507,6 +517,7 @@ def _loop(
                 for k, v in logged.items():
                     history.setdefault(k, []).append(v.cpu())
                 bar.set_postfix(_postfix(logged))
+                track(step, logged)
             if saving and not (state is not None and step == start):
                 _checkpoint(run, step, model, task, opt, objective, history)
             if step == cfg.steps:
