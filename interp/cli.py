@@ -56,6 +56,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+from interp.version import FORMAT, FORMAT_VERSION, __version__
+
 __all__ = ["main", "Parser", "UsageError", "device_options", "no_repeats", "print_json"]
 
 PROG = "interp"
@@ -199,6 +201,11 @@ def _parser(command: str | None) -> Parser:
         description="Train networks on noisy or finite data, evaluate them and pull apart the "
         "rule they learned from what they memorized. `interp COMMAND --help` lists a command's "
         "options.",
+    )
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"interp {__version__} (run format {FORMAT} version {FORMAT_VERSION})",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module, help_) in COMMANDS.items():

@@ -394,6 +394,17 @@ def test_help_imports_no_torch():
     assert done.returncode == 0, done.stderr
 
 
+def test_version_names_the_library_and_the_run_format_without_torch():
+    from interp.version import FORMAT_VERSION, __version__
+
+    code = "import sys; from interp.cli import main; main(['--version']); "
+    code += "assert 'torch' not in sys.modules"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    expected = f"interp {__version__} (run format interp-run version {FORMAT_VERSION})"
+    assert done.stdout.strip() == expected
+
+
 def test_out_of_memory_is_one_line_and_a_bug_is_not_disguised(monkeypatch, tmp_path, capsys):
     import interp.studies.label_noise.cli as label_noise_cli
 

@@ -39,6 +39,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from interp.core.registry import model_class, task_class
+from interp.version import FORMAT, FORMAT_VERSION, __version__
 
 __all__ = [
     "Run",
@@ -50,8 +51,6 @@ __all__ = [
     "checkpoint_schedule",
 ]
 
-FORMAT = "interp-run"
-FORMAT_VERSION = 1
 CONFIG = "config.json"
 STATE = "state.safetensors"
 METRICS = "metrics.safetensors"
@@ -157,8 +156,6 @@ def new_run(path: str | Path, config: dict) -> Path:
     path = Path(path)
     check_new_folder(path)
     path.mkdir(parents=True, exist_ok=True)
-    from interp.version import __version__
-
     header = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
