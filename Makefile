@@ -2,7 +2,7 @@
 # report page of each shipped run to reports/<run>/report.html.
 PY := .venv/bin/python
 
-.PHONY: demo report test lint bench
+.PHONY: demo report test lint bench docs
 demo:
 	scripts/install.sh
 	$(PY) examples/demo.py --out figures
@@ -12,7 +12,7 @@ report:
 	$(PY) examples/report.py --out reports
 
 test:
-	scripts/install.sh test,ray,tracking
+	scripts/install.sh test,ray,tracking,docs
 	$(PY) -m ruff check .
 	$(PY) -m pytest -q
 
@@ -21,3 +21,8 @@ lint:
 
 bench:
 	$(PY) benchmarks/ensemble_speed.py
+
+docs:
+	scripts/install.sh docs
+	$(PY) scripts/cli_docs.py --check
+	$(PY) -m mkdocs build --strict

@@ -7,7 +7,7 @@ first; each study's other analyses live in its namespace (`interp.studies.label_
 `interp.diffusion`. Names load on first use, so `import interp` loads neither torch's models
 nor transformer-lens.
 
-Example:
+Examples:
     >>> import interp
     >>> run = interp.load_run("checkpoints/doshi_p97_noise035_wd0")
     >>> round(float(interp.evaluate(run.model(), run.task).test[0]), 3)   # the raw network

@@ -24,7 +24,7 @@ imports a study only for the command that runs, so `interp --help` loads neither
 transformer-lens. A bad argument, a bad file or a library error prints one line,
 `interp: error: <message>`, to stderr and exits with status 2.
 
-Example:
+Examples:
     >>> from interp.cli import main
     >>> main(["evaluate", "checkpoints/doshi_p97_noise035_wd0", "--step", "100"])
     checkpoints/doshi_p97_noise035_wd0, step 100
@@ -65,6 +65,7 @@ PROG = "interp"
 COMMANDS = {
     "train": ("interp.cli", "train a new run (modular arithmetic or a rule task)"),
     "resume": ("interp.cli", "continue an interrupted run"),
+    "upgrade": ("interp.cli", "rewrite an older run's config.json in the current run format"),
     "sweep": (
         "interp.studies.label_noise.cli",
         "a modular grid as shards of batched ensembles, in process or on Ray",
@@ -152,10 +153,13 @@ def device_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_arguments(command: str, parser: argparse.ArgumentParser) -> None:
-    """`train TASK ...` (each task's options come from its study) and `resume RUN`."""
+    """`train TASK ...` (each task's options come from its study), `resume RUN`, `upgrade RUN`."""
     if command == "resume":
         parser.add_argument("run", help="the run folder")
         device_options(parser)
+        return
+    if command == "upgrade":
+        parser.add_argument("run", help="the run folder (its checkpoints are kept as they are)")
         return
     tasks = parser.add_subparsers(dest="task", required=True, metavar="TASK")
     for name, (module, help_) in TRAIN_TASKS.items():
@@ -166,6 +170,13 @@ def add_arguments(command: str, parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, command: str) -> None:
     if args.command == "train":
         importlib.import_module(TRAIN_TASKS[args.task][0]).train(args, command)
+        return
+    if args.command == "upgrade":
+        from interp.core.runs import upgrade_run
+
+        before, after = upgrade_run(args.run)
+        done = "config.json rewritten, checkpoints kept" if before != after else "nothing to do"
+        print(f"{args.run}: run format {before} -> {after} ({done})")
         return
     from interp.core.training import resume
 

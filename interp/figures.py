@@ -1,7 +1,7 @@
 """What every study's figures share: step axes, model colours, the two subnetworks' colours,
 line plots of per-model curves, and writing figures as offline HTML.
 
-Example:
+Examples:
     >>> m = interp.load_run("checkpoints/doshi_p97_noise035_wd0").metrics
     >>> curves = {"test": m["test_acc"][:, 0], "train-noisy": m["train_noisy_acc"][:, 0]}
     >>> fig = lines(m["step"], curves, "step", ylabel="accuracy")
@@ -68,7 +68,7 @@ def lines(
     Returns:
         A figure with one `go.Scatter` (lines and markers) per curve.
 
-    Example:
+    Examples:
         >>> fig = lines([0.5, 0.8], {"raw": [0.9, 0.01], "neuron": [1.0, 0.99]}, "label noise")
         >>> [trace.name for trace in fig.data], fig.data[1].y, fig.layout.yaxis.range
         (['raw', 'neuron'], (1.0, 0.99), (-0.02, 1.02))
@@ -115,7 +115,7 @@ def write_figures(figures: dict[str, go.Figure], out: str | Path) -> list[Path]:
     Returns:
         The paths of the HTML files, in the order of `figures`.
 
-    Example:
+    Examples:
         >>> fig = lines([0.5, 0.8], {"raw": [0.9, 0.01]}, "label noise")
         >>> paths = write_figures({"raw": fig, "raw_again": fig}, tmp / "figures")
         >>> [path.name for path in paths]

@@ -4,7 +4,7 @@ A weight row w indexed by residue x in Z_p is written w[x] = c + sum_f A_f cos(2
 for f = 1..(p-1)/2. A generalizing neuron of a modular-addition network is nearly one cosine;
 a memorizing one is spread over all frequencies.
 
-Example:
+Examples:
     >>> x = torch.arange(97)
     >>> w = 3 * torch.cos(2 * torch.pi * 5 * x / 97 + 0.4)       # one neuron, frequency 5
     >>> s = extract_frequencies(w[None])                        # [neurons=1, p=97]
@@ -129,7 +129,7 @@ def over_group(rows: Tensor, op: str | None) -> Tensor:
     addition of discrete logs; residue 0 lies outside the group), unchanged for other ops.
     The one place every analysis reads multiplicative ops through.
 
-    Example:
+    Examples:
         >>> over_group(torch.arange(7.0), "multiply")       # residues 3^0, 3^1, ... of Z_7
         tensor([1., 3., 2., 6., 4., 5.])
         >>> over_group(torch.arange(3.0), "add")
@@ -145,7 +145,7 @@ def group_labels(labels: Tensor, p: int, op: str | None) -> tuple[Tensor, Tensor
     whose residue lies in the group (not 0), over a cyclic group of order n = p - 1; the labels
     themselves, every row and n = p for other ops. The label-side twin of `over_group`.
 
-    Example:
+    Examples:
         >>> group_labels(torch.tensor([1, 3, 0, 6]), 7, "multiply")    # 3 = 3^1, 6 = 3^3
         (tensor([0, 1, 3]), tensor([ True,  True, False,  True]), 6)
     """
@@ -190,7 +190,7 @@ def extract_frequencies(
     Returns:
         A `Spectrum`; see its fields for shapes.
 
-    Example:
+    Examples:
         >>> model = interp.load_run("checkpoints/doshi_p97_noise035_wd0").model()
         >>> s = extract_frequencies(model)                      # an MLP: models=1, width=500
         >>> s.dominant.shape, s.ipr.shape, s.power.shape        # F = 48 frequencies
@@ -299,7 +299,7 @@ def fourier_basis(p: int, device: torch.device | str | None = None) -> Tensor:
     Rows: the constant, then cos and sin of 2 pi f x / p for f = 1..(p-1)//2 (and, for even p, the
     Nyquist cosine last). `basis @ basis.T` is the identity.
 
-    Example:
+    Examples:
         >>> B = fourier_basis(7)
         >>> torch.allclose(B @ B.T, torch.eye(7), atol=1e-6)
         True
@@ -328,7 +328,7 @@ def project_onto_frequencies(
     Returns:
         `[..., p]` the projected rows, same dtype and device.
 
-    Example:
+    Examples:
         >>> model = interp.load_run("checkpoints/doshi_p97_noise035_wd0").model()
         >>> U = model.weights()["U"]                                    # [models, neurons, p]
         >>> U_clean = project_onto_frequencies(U, extract_frequencies(model).dominant)

@@ -1,6 +1,7 @@
 import json
 import os
 import shutil
+import warnings
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from safetensors.torch import load_file, save_file
 import interp
 from interp.core.runs import (
     FORMAT_VERSION,
+    TENSOR_FORMAT_VERSION,
     CheckpointError,
     load_run,
     parse_step_file,
@@ -275,7 +277,7 @@ def test_a_config_edited_after_training_is_refused(copy):
 def test_non_finite_weights_in_a_step_file_are_refused(copy):
     tensors = load_file(str(copy / STEP))
     tensors["U"][1, 0, 0] = float("nan")
-    meta = {"format": "interp-run", "format_version": str(FORMAT_VERSION), "step": "10"}
+    meta = {"format": "interp-run", "format_version": str(TENSOR_FORMAT_VERSION), "step": "10"}
     save_file(tensors, str(copy / STEP), metadata=meta)
     with pytest.raises(CheckpointError, match=r"U .*NaN.*\[1\]") as error:
         load_run(copy).model(10)
@@ -412,6 +414,51 @@ def test_config_of_a_future_format_version(copy):
     with pytest.raises(CheckpointError, match="99") as error:
         load_run(copy)
     one_line_naming(error, "config.json")
+
+
+def test_a_format_1_run_loads_with_a_warning_and_upgrades_in_place(copy, capsys):
+    from interp.cli import main
+
+    config = json.loads((copy / "config.json").read_text())
+    config.pop("provenance", None)
+    (copy / "config.json").write_text(json.dumps({**config, "format_version": 1}))
+    steps = {f.name: f.read_bytes() for f in copy.glob("step_*.safetensors")}
+    with pytest.warns(
+        UserWarning, match=f"run format version 1, read as version 2 .*upgrade {copy}"
+    ):
+        run = load_run(copy)
+    assert run.config["format_version"] == 2 and run.config["provenance"]["torch"] is None
+    before = interp.evaluate(run.model(), run.task).test
+    assert main(["upgrade", str(copy)]) == 0
+    assert capsys.readouterr().out.strip() == (
+        f"{copy}: run format 1 -> 2 (config.json rewritten, checkpoints kept)"
+    )
+    upgraded = json.loads((copy / "config.json").read_text())
+    assert upgraded == {**config, "format_version": 2, "provenance": run.config["provenance"]}
+    assert {f.name: f.read_bytes() for f in copy.glob("step_*.safetensors")} == steps
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the upgraded run loads silently, with the same weights
+        assert torch.equal(interp.evaluate(load_run(copy).model(), run.task).test, before)
+    assert main(["upgrade", str(copy)]) == 0
+    assert "run format 2 -> 2 (nothing to do)" in capsys.readouterr().out
+    edit_config(copy, format_version=3)
+    assert main(["upgrade", str(copy)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "run format version 3 is newer than this interp reads" in err
+    assert main(["upgrade", str(copy / "nothing")]) == 2
+
+
+def test_a_new_run_records_what_wrote_it(tmp_path):
+    task = modular_task(p=5)
+    train(MLP(MLPConfig(p=5, width=4)), task, TrainConfig(steps=1), out=tmp_path / "run",
+          device="cpu", progress=False)  # fmt: skip
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["format_version"] == FORMAT_VERSION == 2
+    assert config["provenance"] == {
+        "torch": torch.__version__,
+        "device": "cpu",
+        "threads": torch.get_num_threads(),
+    }
 
 
 def test_config_of_another_program(copy):

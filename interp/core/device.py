@@ -12,7 +12,7 @@ import torch
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """`"auto"` -> CUDA if available else CPU; any other name is checked and returned.
 
-    Example:
+    Examples:
         >>> resolve_device("cpu")
         device(type='cpu')
     """
@@ -38,7 +38,7 @@ def tf32(enabled: bool) -> Iterator[None]:
     several times the matmul throughput. Nothing else changes: weights, optimizer state and
     checkpoints stay float32. On a CPU it changes nothing.
 
-    Example:
+    Examples:
         >>> with tf32(True):
         ...     torch.backends.cuda.matmul.allow_tf32
         True

@@ -9,7 +9,7 @@ A model kind subclasses both: the config adds its shape, the module declares its
 how to draw them from a seed. Weights are drawn per model from that model's seed on the CPU, so
 the same seed gives the same network whatever the ensemble around it and whatever the device.
 
-Example:
+Examples:
     >>> from interp.models.mlp import MLP, MLPConfig
     >>> model = MLP(MLPConfig(p=7, width=4, models=3, seed=5))
     >>> model.cfg.seed, model.select([2, 0]).cfg.seed
@@ -37,7 +37,7 @@ C = TypeVar("C", bound="EnsembleConfig")
 def broadcast_seeds(seed: int | Sequence[int], models: int) -> tuple[int, ...]:
     """One seed per model: a single seed s gives s, s+1, ..., a sequence must have `models` ints.
 
-    Example:
+    Examples:
         >>> broadcast_seeds(3, 2), broadcast_seeds([4, 4], 2)
         ((3, 4), (4, 4))
     """
@@ -213,7 +213,7 @@ class Ensemble(HookedRootModule):
         """One ensemble holding the models of `parts` in order (e.g. the checkpoints of a run at
         several steps, side by side); their configs must agree but for `models` and `seed`.
 
-        Example:
+        Examples:
             >>> run = interp.load_run("checkpoints/dit_group2_d16")
             >>> both = interp.DiT.concat([run.model(305), run.model(3000)])
             >>> both.cfg.models, both.cfg.seed

@@ -2,7 +2,7 @@
 plain expressions, with fewer passes over the batch (each saves what its backward needs and
 computes the gradient in one or two passes).
 
-Example:
+Examples:
     >>> logits = torch.randn(2, 5, 3, requires_grad=True)
     >>> one_hot = torch.nn.functional.one_hot(torch.randint(0, 3, (2, 5)), 3).float()
     >>> weight = torch.full((2, 5), 0.2)

@@ -4,7 +4,7 @@ Works on every interp model (activations `[models, batch, ...]`: the batch is ax
 TransformerLens `HookedRootModule` (activations `[batch, ...]`: axis 0); `batch_axis` tells them
 apart and every function takes it as an override.
 
-Example:
+Examples:
     >>> run = interp.load_run("checkpoints/doshi_p97_noise035_wd0")
     >>> model, task = run.model(), run.task
     >>> cache = cache_activations(model, task, names="hook_post")
@@ -115,7 +115,7 @@ def cache_activations(
         hook name -> activations over all inputs, e.g. `{"hook_post": [models, examples,
         neurons]}` for an interp MLP.
 
-    Example:
+    Examples:
         >>> task = interp.modular_task(p=7, seed=[0, 1])
         >>> model = interp.MLP(interp.MLPConfig(p=7, width=8, models=2))
         >>> acts = cache_activations(model, task, ["hook_pre", "hook_post"], batch_size=10)
@@ -160,7 +160,7 @@ def activation_gradients(
         hook name -> gradients shaped like the activations, e.g. `{"hook_post": [models,
         examples, neurons]}`.
 
-    Example:
+    Examples:
         >>> task = interp.modular_task(p=7, noise=0.3, seed=[0, 1])
         >>> model = interp.MLP(interp.MLPConfig(p=7, width=8, models=2))
         >>> grads = activation_gradients(model, task)["hook_post"]
@@ -216,7 +216,7 @@ def ablated(
     Yields:
         The model, which runs ablated until the block ends (hooks removed even on error).
 
-    Example:
+    Examples:
         >>> task = interp.modular_task(p=7, seed=[0, 1])
         >>> model = interp.MLP(interp.MLPConfig(p=7, width=8, models=2))
         >>> with ablated(model, torch.ones(2, 8, dtype=torch.bool)), torch.no_grad():
@@ -280,7 +280,7 @@ def patch(
     Returns:
         The model's output over all inputs, e.g. logits `[models, examples, p]`.
 
-    Example:
+    Examples:
         >>> run = interp.load_run("checkpoints/doshi_p97_noise035_wd0")
         >>> src = cache_activations(run.model(0), run.task, "hook_post")
         >>> logits = patch(run.model(), run.task, src)   # the trained read-out, initial features

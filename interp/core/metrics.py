@@ -1,6 +1,6 @@
 """Accuracies of an ensemble on a noisy task: train-clean, train-noisy and test, per model.
 
-Example:
+Examples:
     >>> run = interp.load_run("checkpoints/doshi_p97_noise035_wd0")
     >>> acc = evaluate(run.model(), run.task)   # model and task with the same number of models
     >>> acc.test, acc.train_noisy               # [models] each
@@ -73,7 +73,7 @@ def first_step(values: Tensor, steps: Sequence[int] | Tensor, threshold: float) 
     Returns:
         `[models]` long: the first such step, or -1 where a model never reaches it.
 
-    Example:
+    Examples:
         >>> m = interp.load_run("checkpoints/doshi_p97_noise035_wd0").metrics
         >>> first_step(m["train_noisy_acc"], m["step"], 0.9)  # the noise is 90% memorized...
         tensor([20])

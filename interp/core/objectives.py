@@ -24,7 +24,7 @@ minibatches, accuracies on the whole table), "denoising" (a DiT on rule strings:
 random-features score model on mixture points at one diffusion time). A new model kind
 registers its own with `register_objective`.
 
-Example:
+Examples:
     >>> task = interp.modular_task(p=7, seed=[0, 1])
     >>> model = interp.MLP(interp.MLPConfig(p=7, width=8, models=2))
     >>> objective = objective_for(model, task, interp.TrainConfig(), torch.device("cpu"))

@@ -1,6 +1,6 @@
 """The optimizer of the one loop: AdamW or SGD with one learning rate and weight decay per model.
 
-Example:
+Examples:
     >>> w = torch.zeros(2, 3, requires_grad=True)             # two models' weights
     >>> cfg = interp.TrainConfig(optimizer="sgd", lr=[0.1, 1.0])
     >>> opt = BatchedOptimizer({"w": (w, None)}, cfg, models=2)

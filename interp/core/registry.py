@@ -4,7 +4,7 @@ Each entry is a module path and a class name, imported on first use, so reading 
 costs nothing and the storage layer depends on no model or analysis module. A new kind (a
 study's model or task) registers itself with `register_model` / `register_task`.
 
-Example:
+Examples:
     >>> model_class("mlp").__name__, task_class("rules").__name__
     ('MLP', 'RuleTask')
 """

@@ -12,7 +12,7 @@ file at fault.
 Model and task kinds come from `interp.core.registry`: storage imports no model, task or
 analysis module until a run asks for one.
 
-Example:
+Examples:
     >>> run = load_run("checkpoints/doshi_p97_noise035_wd0")
     >>> run.steps[-3:], run.task.noisy.shape           # [models, examples]
     ([500, 750, 1000], torch.Size([1, 9409]))
@@ -26,6 +26,7 @@ import json
 import math
 import os
 import re
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -39,7 +40,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from interp.core.registry import model_class, task_class
-from interp.version import FORMAT, FORMAT_VERSION, __version__
+from interp.version import FORMAT, FORMAT_VERSION, TENSOR_FORMAT_VERSION, __version__
 
 __all__ = [
     "Run",
@@ -47,8 +48,11 @@ __all__ = [
     "load_run",
     "save_model",
     "FORMAT_VERSION",
+    "TENSOR_FORMAT_VERSION",
     "parse_step_file",
     "checkpoint_schedule",
+    "upgrade_run",
+    "provenance",
 ]
 
 CONFIG = "config.json"
@@ -95,7 +99,7 @@ def write_json(path: Path, data: dict) -> None:
 def write_tensors(path: Path, tensors: dict[str, Tensor], metadata: dict[str, str]) -> None:
     """Atomically save contiguous CPU copies of `tensors` with the format header."""
     cpu = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
-    meta = {"format": FORMAT, "format_version": str(FORMAT_VERSION), **metadata}
+    meta = {"format": FORMAT, "format_version": str(TENSOR_FORMAT_VERSION), **metadata}
     _atomic(path, lambda tmp: save_file(cpu, str(tmp), metadata=meta))
 
 
@@ -113,16 +117,12 @@ def read_tensors(path: Path) -> tuple[dict[str, Tensor], dict[str, str]]:
         raise CheckpointError(f"{path}: corrupt or truncated safetensors file ({e})") from None
     if metadata.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not an interp checkpoint (no '{FORMAT}' header)")
-    _check_version(path, metadata.get("format_version"))
-    return tensors, metadata
-
-
-def _check_version(path: Path, version: Any) -> None:
-    if str(version) != str(FORMAT_VERSION):
+    if str(metadata.get("format_version")) != str(TENSOR_FORMAT_VERSION):
         raise CheckpointError(
-            f"{path}: format version {version} is not supported "
-            f"(this interp reads {FORMAT_VERSION})"
+            f"{path}: tensor file format version {metadata.get('format_version')} is not "
+            f"supported (this interp reads {TENSOR_FORMAT_VERSION})"
         )
+    return tensors, metadata
 
 
 def check_new_folder(path: str | Path, hint: str = "choose a new folder") -> None:
@@ -151,8 +151,18 @@ def discard_failed_start(run: Path) -> None:
         run.rmdir()
 
 
-def new_run(path: str | Path, config: dict) -> Path:
-    """Create the folder of a new run and write its config; refuses to reuse a non-empty folder."""
+def provenance(device: str | torch.device | None = None) -> dict[str, Any]:
+    """What wrote a run (config.json `provenance`, format 2): the torch version, the device (with
+    the GPU's name) and torch's thread count, which bit-for-bit reproduction depends on."""
+    name = None if device is None else str(device)
+    if device is not None and torch.device(device).type == "cuda":
+        name = f"{device} ({torch.cuda.get_device_name(torch.device(device))})"
+    return {"torch": torch.__version__, "device": name, "threads": torch.get_num_threads()}
+
+
+def new_run(path: str | Path, config: dict, device: str | torch.device | None = None) -> Path:
+    """Create the folder of a new run and write its config; refuses to reuse a non-empty folder.
+    `device`: where the run is trained (recorded in its provenance)."""
     path = Path(path)
     check_new_folder(path)
     path.mkdir(parents=True, exist_ok=True)
@@ -161,6 +171,7 @@ def new_run(path: str | Path, config: dict) -> Path:
         "format_version": FORMAT_VERSION,
         "interp_version": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "provenance": provenance(device),
     }
     write_json(path / CONFIG, {**header, **config})
     return path
@@ -180,7 +191,7 @@ def write_step(run: Path, step: int, model: nn.Module, task: Any | None) -> Path
 def checkpoint_schedule(steps: int, every: int = 0, log: int = 0) -> list[int]:
     """Steps to save: 0, the last, every `every`-th, and `log` log-spaced steps in [1, steps].
 
-    Example:
+    Examples:
         >>> checkpoint_schedule(1000, every=500, log=4)
         [0, 1, 10, 100, 500, 1000]
     """
@@ -230,7 +241,7 @@ def check_pair(model: nn.Module, task: Any) -> None:
 def save_model(model: nn.Module, path: str | Path, task: Any | None = None) -> Path:
     """Save one model (trained, extracted, ...) as a run of one step that `load_run` reads back.
 
-    Example:
+    Examples:
         >>> run = interp.load_run("checkpoints/doshi_p97_noise035_wd0")
         >>> path = save_model(interp.extract(run.model()), tmp / "extracted", run.task)
         >>> extracted = interp.load_run(path)
@@ -244,7 +255,7 @@ def save_model(model: nn.Module, path: str | Path, task: Any | None = None) -> P
     if task is not None:
         check_pair(model, task)
         config["task"] = task_entry(task)
-    run = new_run(path, config)
+    run = new_run(path, config, getattr(model, "device", None))
     write_step(run, 0, model, task)
     return run
 
@@ -283,7 +294,7 @@ class Run:
         """`steps` (default: every saved step), each checked to be saved, for an analysis that
         reads several: one `ValueError` before any work starts.
 
-        Example:
+        Examples:
             >>> load_run("checkpoints/dit_group2_d16").saved([305, 3000])
             [305, 3000]
         """
@@ -329,7 +340,7 @@ class Run:
         steps, `(chunk, ensemble)` with the ensemble holding step chunk[0]'s models, then
         chunk[1]'s, ... (`Ensemble.concat`), so a curve over a run is a few batched calls.
 
-        Example:
+        Examples:
             >>> run = load_run("checkpoints/dit_group2_d16")             # 2 models per step
             >>> [(chunk, model.cfg.models) for chunk, model in run.stacked([97, 305, 3000], 2)]
             [([97, 305], 4), ([3000], 2)]
@@ -393,7 +404,14 @@ def load_run(path: str | Path) -> Run:
         raise CheckpointError(f"{config_path}: not valid JSON ({e})") from None
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise CheckpointError(f"{config_path}: not an interp run config (no '{FORMAT}' format)")
-    _check_version(config_path, config.get("format_version"))
+    version = _format_version(config_path, config)
+    if version < FORMAT_VERSION:
+        warnings.warn(
+            f"{path}: run format version {version}, read as version {FORMAT_VERSION} "
+            f"(`interp upgrade {path}` rewrites its config.json; its checkpoints stay)",
+            stacklevel=2,
+        )
+        config = _migrated(config)
     model = config.get("model")
     if not isinstance(model, dict) or "kind" not in model:
         raise CheckpointError(f"{config_path}: no model entry with a 'kind'")
@@ -407,10 +425,70 @@ def load_run(path: str | Path) -> Run:
     return Run(path, config, steps)
 
 
+def _format_version(config_path: Path, config: dict) -> int:
+    """The run format version of a config, refused in one line when unknown or newer."""
+    version = config.get("format_version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise CheckpointError(f"{config_path}: format version {version!r} is not a known version")
+    if version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{config_path}: run format version {version} is newer than this interp reads "
+            f"({FORMAT_VERSION}, interp {__version__}); upgrade interp to read it"
+        )
+    return version
+
+
+def _to_2(config: dict) -> dict:
+    """1 -> 2: the provenance entry, unknown for a run that version 1 wrote."""
+    return {**config, "provenance": {"torch": None, "device": None, "threads": None}}
+
+
+# version -> the function taking a config of that version to the next one
+_MIGRATIONS = {1: _to_2}
+
+
+def _migrated(config: dict) -> dict:
+    """A config of an older run format in the current one, one version at a time."""
+    while config["format_version"] < FORMAT_VERSION:
+        version = config["format_version"]
+        config = {**_MIGRATIONS[version](config), "format_version": version + 1}
+    return config
+
+
+def upgrade_run(path: str | Path) -> tuple[int, int]:
+    """Rewrite an older run's config.json in the current format (atomically; the checkpoints
+    are kept as they are): `(version before, version after)`, equal when there was nothing to do.
+
+    Raises:
+        CheckpointError: not a run, or a format version this interp does not know.
+
+    Examples:
+        >>> import shutil, json
+        >>> old = tmp / "old"
+        >>> _ = shutil.copytree("checkpoints/doshi_p97_noise035_wd0", old)
+        >>> config = json.loads((old / "config.json").read_text())
+        >>> config["format_version"] = 1; del config["provenance"]     # as format 1 wrote it
+        >>> _ = (old / "config.json").write_text(json.dumps(config))
+        >>> upgrade_run(old), upgrade_run(old)
+        ((1, 2), (2, 2))
+        >>> load_run(old).config["provenance"]
+        {'torch': None, 'device': None, 'threads': None}
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run = load_run(path)  # validates the folder; migrates in memory
+    raw = json.loads((run.path / CONFIG).read_text())
+    before = raw["format_version"]
+    if before == FORMAT_VERSION:
+        return before, before
+    write_json(run.path / CONFIG, _migrated(raw))
+    return before, FORMAT_VERSION
+
+
 def parse_step_file(path: str | Path) -> tuple[Path, int | None]:
     """`(run folder, step)` of a step file, `(path, None)` of anything else.
 
-    Example:
+    Examples:
         >>> parse_step_file("runs/a/step_0000005.safetensors")
         (PosixPath('runs/a'), 5)
     """

@@ -20,7 +20,7 @@ Weights do not depend on where a shard ran: a shard on a Ray worker gives the sa
 process at the same torch thread count (`threads`, default 1 on workers and as the caller set it
 in process; BLAS sums in another order on another thread count).
 
-Example:
+Examples:
     >>> shards = plan_modular(p=7, width=[8, 16], seed=[0, 1, 2], noise=[0.0, 0.3], steps=20,
     ...                       shard_size=4)
     >>> [(s.name, len(s.rows)) for s in shards]        # width 8: 6 models in shards of 4 and 2

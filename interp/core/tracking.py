@@ -15,7 +15,7 @@ grouped by `name`, with the hyper-parameters as its config and as `key=value` ta
 `tracking` extra (`pip install -e .[tracking]`); neither tracker is imported until a logger
 starts.
 
-Example:
+Examples:
     >>> task = interp.modular_task(p=7, noise=[0.0, 0.5])
     >>> model = interp.MLP(interp.MLPConfig(p=7, width=8, models=2))
     >>> _ = interp.train(model, task, interp.TrainConfig(steps=4, log_every=2), device="cpu",
@@ -54,7 +54,7 @@ def model_tags(entry: dict, models: int) -> list[dict[str, Any]]:
     scalar setting, and model i's value of every per-model list (length 1 or `models`), named
     `section.key`.
 
-    Example:
+    Examples:
         >>> entry = {"task": {"kind": "modular", "p": 7, "noise": [0.0, 0.5], "seed": [0]},
         ...          "train": {"lr": [0.01], "betas": [0.9, 0.98], "loss": "mse"}}
         >>> model_tags(entry, 2)[1]

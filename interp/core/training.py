@@ -11,7 +11,7 @@ metrics, and a resume state; `resume` continues a run bit-exactly, whatever the 
 Non-finite losses or weights stop training at once with the step and the models named; the last
 good checkpoint stays on disk.
 
-Example:
+Examples:
     >>> task = interp.modular_task(p=23, noise=0.35, seed=[0, 1])
     >>> model = interp.MLP(interp.MLPConfig(p=23, width=64, models=2))
     >>> cfg = interp.TrainConfig(steps=50, lr=1e-2, weight_decay=[0.0, 5.0], log_every=25)
@@ -60,7 +60,6 @@ __all__ = [
     "TrainResult",
     "train",
     "resume",
-    "checkpoint_schedule",
     "NonFiniteError",
     "BatchedOptimizer",
 ]
@@ -277,7 +276,7 @@ def train(
         return _reuse(Path(out), entry, device, progress, loggers)
     run = None
     if out is not None:
-        run = new_run(out, {"command": command, **entry})
+        run = new_run(out, {"command": command, **entry}, device)
     try:
         if spec is not None and run is not None:
             spec.save(run)
@@ -298,7 +297,7 @@ def resume(
     where the uninterrupted run would have. A run that stopped before its first checkpoint
     starts again from step 0.
 
-    Example:
+    Examples:
         >>> import dataclasses, json
         >>> task = interp.modular_task(p=11, noise=0.2)
         >>> cfg = interp.TrainConfig(steps=20, save_every=10, log_every=5)

@@ -3,7 +3,7 @@ Heun and stochastic samplers, consistency models' boundary and multistep sampler
 optimal (memorizing) denoiser, the memorization of continuous samples (d1 / d2, f_mem) and
 their distance to the data (the energy distance).
 
-Example:
+Examples:
     >>> from interp.diffusion import EmpiricalDenoiser, sample
     >>> D = EmpiricalDenoiser(torch.tensor([[0.5, -0.5], [-0.5, 0.5]]))
     >>> sample(D, (4, 2), generator=torch.Generator().manual_seed(0)).abs().round(decimals=3)

@@ -13,7 +13,7 @@ sampled here, in one step or several (Song et al., Algorithm 1):
 
     x <- f(s_max z; s_max);  for tau in the later levels: x <- f(x + sqrt(tau^2 - s_min^2) z; tau)
 
-Example:
+Examples:
     >>> c_skip, c_out = consistency_boundary(torch.tensor([0.002, 80.0]))
     >>> c_skip, c_out                                     # identity at sigma_min, F far out
     (tensor([1.0000e+00, 3.9063e-05]), tensor([0.0000, 0.5000]))
@@ -45,7 +45,7 @@ def consistency_boundary(
     c_skip = s_d^2 / ((s - s_min)^2 + s_d^2), c_out = (s - s_min) s_d / sqrt(s^2 + s_d^2), so
     c_skip(s_min) = 1 and c_out(s_min) = 0: f(x; s_min) = x whatever the network.
 
-    Example:
+    Examples:
         >>> consistency_boundary(0.502)                 # s - s_min = s_d: c_skip = 1/2
         (tensor(0.5000), tensor(0.3528))
     """
@@ -79,7 +79,7 @@ def consistency_sample(
     Returns:
         `shape` float, the samples (`x > 0` gives the bits of a rule task).
 
-    Example:
+    Examples:
         >>> model = interp.DiT(interp.DiTConfig(d=4, models=2, boundary="consistency"))
         >>> x = consistency_sample(model, (2, 3, 4), levels=(80.0, 0.8),
         ...                        generator=torch.Generator().manual_seed(0))

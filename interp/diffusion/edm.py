@@ -7,7 +7,7 @@ the clean signal, shaped like x (Karras et al. 2022's D_theta). Signals are bits
 {-0.5, +0.5}, so sigma_data = 0.5. Samplers integrate the probability-flow ODE
 dx/dsigma = (x - D(x, sigma)) / sigma from a noise level sigma_max down to 0.
 
-Example:
+Examples:
     >>> data = torch.randint(0, 2, (8, 12)).float() - 0.5       # N=8 training strings, d=12
     >>> D = EmpiricalDenoiser(data)                             # the optimum of the loss
     >>> x0 = sample(D, (64, 12), generator=torch.Generator().manual_seed(0))
@@ -62,7 +62,7 @@ def edm_precondition(
     Returns:
         `(c_skip, c_out, c_in, c_noise)`, each shaped like `sigma`.
 
-    Example:
+    Examples:
         >>> c_skip, c_out, c_in, c_noise = edm_precondition(torch.tensor([0.5]))
         >>> c_skip, c_out * c_in                   # (1/2, s s_d / (s^2 + s_d^2) = 1/2)
         (tensor([0.5000]), tensor([0.5000]))
@@ -81,7 +81,7 @@ def edm_loss_weight(sigma: Tensor | float, sigma_data: float = SIGMA_DATA) -> Te
 
     With it, lambda(s) ||D(x; s) - y||^2 = ||F - F_target||^2: every noise level weighs alike.
 
-    Example:
+    Examples:
         >>> edm_loss_weight(torch.tensor([0.5]))     # (0.25 + 0.25) / 0.0625
         tensor([8.])
     """
@@ -109,7 +109,7 @@ def edm_example_loss(
     Returns:
         `[..., batch]`: 1 in expectation for a denoiser whose network outputs F = 0.
 
-    Example:
+    Examples:
         >>> model = interp.DiT(interp.DiTConfig(d=8, models=2))     # at init its F is 0
         >>> gen = torch.Generator().manual_seed(0)
         >>> clean = torch.randint(0, 2, (2, 256, 8), generator=gen) - 0.5   # [models, batch, d]
@@ -141,7 +141,7 @@ def sample_training_sigmas(
     Returns:
         `shape` float, positive.
 
-    Example:
+    Examples:
         >>> sample_training_sigmas((4, 256), torch.Generator().manual_seed(0)).shape
         torch.Size([4, 256])
     """
@@ -176,7 +176,7 @@ def sigma_schedule(
     Returns:
         `[steps + 1]`, or `[steps + 1, ...]` for a tensor `sigma_max`; decreasing, last entry 0.
 
-    Example:
+    Examples:
         >>> sigma_schedule(4, sigma_min=0.01, sigma_max=10.0)
         tensor([10.0000,  1.9361,  0.2257,  0.0100,  0.0000])
         >>> sigma_schedule(4, sigma_max=torch.tensor([1.0, 0.1])).shape
@@ -265,7 +265,7 @@ def heun_sample(denoiser: Denoiser, x: Tensor, sigmas: Tensor) -> Tensor:
     Returns:
         `[..., batch, d]` the samples at sigma = 0 (2 steps - 1 denoiser calls).
 
-    Example:
+    Examples:
         >>> D = EmpiricalDenoiser(torch.tensor([[0.5, -0.5]]))          # one training point
         >>> heun_sample(D, 80 * torch.randn(3, 2), sigma_schedule(18))   # every start -> it
         tensor([[ 0.5000, -0.5000],
@@ -292,7 +292,7 @@ def heun_step(denoiser: Denoiser, x: Tensor, t: Tensor, t_next: Tensor) -> Tenso
     Returns:
         `[..., batch, d]` at level t_next (one or two denoiser calls).
 
-    Example:
+    Examples:
         >>> D = EmpiricalDenoiser(torch.tensor([[0.5, -0.5]]))    # one point: D(x; s) = it
         >>> heun_step(D, torch.tensor([[2.5, 1.5]]), torch.tensor(2.0), torch.tensor(1.0))
         tensor([[1.5000, 0.5000]])
@@ -339,7 +339,7 @@ def stochastic_sample(
     Returns:
         `[..., batch, d]` the samples at sigma = 0.
 
-    Example:
+    Examples:
         >>> data = torch.tensor([[0.5, -0.5, 0.5], [-0.5, -0.5, 0.5]])   # N=2 strings, d=3
         >>> D = EmpiricalDenoiser(data)
         >>> g = torch.Generator().manual_seed(0)
@@ -399,7 +399,7 @@ def sample(
     Returns:
         `shape` float: the samples, signals near {-0.5, +0.5}; `x > 0` gives the bits.
 
-    Example:
+    Examples:
         >>> run = interp.load_run("checkpoints/dit_group2_d16")     # 2 DiTs: N = 16 and 64
         >>> model = run.model()
         >>> x0 = sample(model, (2, 64, 16), generator=torch.Generator().manual_seed(0))
@@ -440,7 +440,7 @@ class EmpiricalDenoiser:
             fewer than N points); None keeps every row.
         max_elements: the largest number of distances `[..., batch, chunk]` held at once.
 
-    Example:
+    Examples:
         >>> D = EmpiricalDenoiser(torch.tensor([[0.5, 0.5], [-0.5, -0.5]]))
         >>> D(torch.tensor([[0.4, 0.3]]), 0.01)       # small sigma: the nearest point
         tensor([[0.5000, 0.5000]])

@@ -2,7 +2,7 @@
 nearest training point is much nearer than the second nearest, d1 / d2 < 1/3; f_mem is the
 fraction of copies, with a bootstrap standard error.
 
-Example:
+Examples:
     >>> training = torch.tensor([[0.0, 0.0], [3.0, 0.0], [0.0, 4.0]])
     >>> samples = torch.tensor([[0.1, 0.0], [1.5, 0.0], [0.0, 3.9], [2.0, 2.0]])
     >>> is_memorized_continuous(samples, training).tolist()
@@ -44,7 +44,7 @@ def memorization_ratio(samples: Tensor, training: Tensor, max_elements: int = 2*
     Returns:
         `[..., S]` float in [0, 1]; 0 where both distances are 0 (duplicate training points).
 
-    Example:
+    Examples:
         >>> training = torch.tensor([[0.0, 0.0], [3.0, 0.0], [0.0, 4.0]])
         >>> memorization_ratio(torch.tensor([[1.0, 0.0], [0.0, 0.0]]), training)
         tensor([0.5000, 0.0000])
@@ -80,7 +80,7 @@ def is_memorized_continuous(
     Returns:
         `[..., S]` bool.
 
-    Example:
+    Examples:
         >>> training = torch.tensor([[0.0, 0.0], [3.0, 0.0], [0.0, 4.0]])
         >>> is_memorized_continuous(torch.tensor([[0.5, 0.0]]), training)   # d1/d2 = 0.5/2.5
         tensor([True])

@@ -6,7 +6,7 @@ distance (Szekely & Rizzo), a metric between distributions that needs no density
 estimated from two sample sets with every pair (the V-statistic, which includes the zero
 distances of each point to itself; its bias shrinks as 1 / S).
 
-Example:
+Examples:
     >>> x = torch.tensor([[0.0], [1.0]])
     >>> energy_distance(x, x).item()                   # the same set
     0.0

@@ -23,7 +23,7 @@ it. Hook points (activations `[models, batch, ...]`):
     blocks.{i}.hook_resid_post    [models, batch, d, d_model]
     hook_out                      [models, batch, d]              F, the raw network output
 
-Example:
+Examples:
     >>> model = DiT(DiTConfig(d=8, models=2, seed=(0, 1)))
     >>> x = torch.randn(16, 8) * 0.5
     >>> model(x, 0.3).shape                                    # D(x; 0.3)

@@ -10,7 +10,7 @@ base larger than the network's capacity is one it cannot store.
 Every weight has a leading models axis. Hook points: `hook_embed` `[models, batch, embed]`,
 `hook_post` `[models, batch, width]`, `hook_logits` `[models, batch, K, 10]`.
 
-Example:
+Examples:
     >>> model = FactNet(FactNetConfig(names=100, digits=3, width=32, models=2))
     >>> model(torch.tensor([[0, 5, 9], [1, 2, 3]])).shape          # [models, batch, K, 10]
     torch.Size([2, 3, 3, 10])

@@ -48,7 +48,7 @@ aliased parameter paths pointing at the swapped-in tensors, which breaks every l
 on it. The models run one after another inside one forward pass, and the trainer steps them
 together through `parameter_models`.
 
-Example:
+Examples:
     >>> model = GPT(GPTConfig(d=8, d_model=32, models=2, seed=0))
     >>> bits = torch.tensor([[0, 1, 1, 0, 0, 0, 1, 1]])
     >>> [round(v, 4) for v in gpt_loss(model, bits).tolist()]   # ln 2 at init: zero read-out

@@ -6,7 +6,7 @@ Every weight has a leading `models` axis, so M networks train and analyse in one
 Hook points: `hook_pre` and `hook_post` `[models, batch, neurons]`, `hook_logits`
 `[models, batch, p]`, so `run_with_cache` / `run_with_hooks` work as in TransformerLens.
 
-Example:
+Examples:
     >>> model = MLP(MLPConfig(p=97, width=500, models=4, seed=(0, 1, 2, 3)))
     >>> logits, cache = model.run_with_cache(torch.tensor([[3, 5], [10, 90]]))
     >>> logits.shape, cache["hook_post"].shape

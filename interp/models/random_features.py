@@ -7,7 +7,7 @@ learning the score of the data noised by the Ornstein-Uhlenbeck process to one t
 and read-out A. Hook points: `hook_features` `[models, batch, p]` (act(W x / sqrt d)) and
 `hook_score` `[models, batch, d]`.
 
-Example:
+Examples:
     >>> model = RandomFeatures(RandomFeaturesConfig(d=4, p=16, t=0.1, models=2, seed=0))
     >>> model(torch.randn(3, 4)).abs().sum().item()                   # A starts at zero
     0.0

@@ -4,7 +4,7 @@ al.'s "logits" extraction returns, stored and loaded like every interp model.
     logits[m, (a, b), c] = sum_f cos_coef[m, f] cos(2 pi f (s - c) / p)
                                 + sin_coef[m, f] sin(2 pi f (s - c) / p)
 
-Example:
+Examples:
     >>> model = RestrictedLogits(RestrictedLogitsConfig(p=7, op="add", models=2))
     >>> model(torch.tensor([[1, 2], [3, 4]])).shape      # zero coefficients at init
     torch.Size([2, 2, 7])

@@ -13,7 +13,7 @@ Initialisation: W ~ N(0, 1), a ~ N(0, 1), b = 0, all times `init_scale` (1: the 
 "lazy" scale at which a wide network stays near its random features; small: the rich regime
 where neurons move and can specialize).
 
-Example:
+Examples:
     >>> model = TwoLayer(TwoLayerConfig(d=20, width=64, models=3))
     >>> score, cache = model.run_with_cache(torch.randn(5, 20))   # [batch, d]: shared points
     >>> score.shape, cache["hook_post"].shape

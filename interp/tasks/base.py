@@ -2,7 +2,7 @@
 number of seeds) and JSON round trips that validate what they read; tasks of labelled points
 (Gaussian mixtures, digits) share their shape and their move between devices.
 
-Example:
+Examples:
     >>> from interp.tasks.modular import ModularConfig
     >>> cfg = interp.modular_task(p=7, noise=[0.0, 0.2], seed=0).config
     >>> cfg.models, ModularConfig.from_dict(cfg.to_dict()) == cfg

@@ -14,7 +14,7 @@ A puzzle grid is 16 cells in row-major order, each symbol in 2 bits, high bit fi
 Diffusion works on the signal `to_signal(bits)` in {-0.5, +0.5} (std 0.5 = EDM sigma_data) and
 reads samples back with `to_bits` (rounding at 0).
 
-Example:
+Examples:
     >>> RULES["sudoku"].count(32, None), bool(is_valid(torch.tensor([0, 1, 1, 0]), "parity"))
     (288, True)
     >>> to_bits(to_signal(torch.tensor([1, 0, 1]))).tolist()
@@ -297,7 +297,7 @@ def is_valid(bits: Tensor, rule: str, group: int | None = None) -> Tensor:
     Returns:
         `[...]` bool.
 
-    Example:
+    Examples:
         >>> is_valid(torch.tensor([[1, 1, 0, 0], [1, 0, 0, 0]]), "parity").tolist()
         [True, False]
     """
@@ -314,7 +314,7 @@ def sample_valid(
 ) -> Tensor:
     """`[n, d]` long: n iid uniform valid strings (repeats allowed), drawn on the CPU.
 
-    Example:
+    Examples:
         >>> gen = torch.Generator().manual_seed(0)
         >>> bits = sample_valid("no_adjacent_ones", 1000, 12, generator=gen)
         >>> bool(is_valid(bits, "no_adjacent_ones").all())
@@ -357,7 +357,7 @@ def all_valid(rule: str, d: int | None = None, group: int | None = None) -> Tens
 
     Raises a ValueError beyond `ENUMERATE_MAX` strings.
 
-    Example:
+    Examples:
         >>> all_valid("balanced", 4).tolist()
         [[0, 0, 1, 1], [0, 1, 0, 1], [0, 1, 1, 0], [1, 0, 0, 1], [1, 0, 1, 0], [1, 1, 0, 0]]
     """

@@ -6,10 +6,10 @@ standard deviation over all 1797 images is 0.75 (`SIGMA_DATA`): the `sigma_data`
 trained on them. For each chosen digit a fixed set of `n_test` images (the same for every model
 and every choice of the other digits) is held out as the test set; model m draws its n[m]
 training images from the rest, without replacement, from its own seed, with exactly
-round(weights[m][c] n[m]) of class c (largest remainders). `labels` hold the class index c, the
+`round(weights[m][c] n[m])` of class c (largest remainders). `labels` hold the class index c, the
 position of the digit in `classes`, so `weights[m][c]` is its sampling weight rho_c.
 
-Example:
+Examples:
     >>> task = digits_task(classes=(0, 1), weights=[(0.5, 0.5), (0.9, 0.1)], n=40, seed=0)
     >>> task.data.shape, task.test.shape                       # [models, n_max, 64], [2 n_test, 64]
     (torch.Size([2, 40, 64]), torch.Size([56, 64]))
@@ -45,7 +45,7 @@ TEST_SEED = 1_000_000_007  # the held-out draw of each digit, apart from every m
 def digit_images() -> tuple[Tensor, Tensor]:
     """`(images [1797, 64] float in [-1, 1], digits [1797] long)`: scikit-learn's bundled copy.
 
-    Example:
+    Examples:
         >>> images, digits = digit_images()
         >>> images.shape, digits.bincount()[:3].tolist()
         (torch.Size([1797, 64]), [178, 182, 177])
@@ -214,7 +214,7 @@ def digits_task(
     allows any weights up to 0.98 / 0.02 either way. Digit 1 is the more varied class (mean
     per-pixel variance 0.23 against 0.10 for digit 0).
 
-    Example:
+    Examples:
         >>> digits_task(weights=(0.98, 0.02), n=150).labels[0].bincount().tolist()
         [147, 3]
         >>> digits_task(weights=(0.9, 0.2))

@@ -2,7 +2,7 @@
 plain files or generated with a controlled recurrence, and split in time as DGB does
 (Poursafaei et al. 2022).
 
-Example:
+Examples:
     >>> stream = edge_stream(nodes=50, edges=1000, recurrence=0.8, seed=0)
     >>> len(stream), bool((np.diff(stream.t) >= 0).all())
     (1000, True)
@@ -78,7 +78,7 @@ def load_edges(path: str | Path) -> EdgeStream:
     header. With a header the columns are found by name (src/u/source, dst/i/destination,
     t/ts/time/timestamp); without one the first three columns are src, dst, t.
 
-    Example:
+    Examples:
         >>> _ = (tmp / "e.txt").write_text("src dst time\\n1 2 10\\n2 3 5\\n")
         >>> stream = load_edges(tmp / "e.txt")
         >>> stream.src.tolist(), stream.t.tolist()            # sorted by time

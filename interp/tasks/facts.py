@@ -6,7 +6,7 @@ A model stores a fact when it reproduces all K digits of the name's value (exact
 `facts_known` counts them and `bits_stored` turns the count into bits, the quantity to hold
 against the number of parameters (about 2 bits per parameter in the literature).
 
-Example:
+Examples:
     >>> task = fact_task(names=[100, 1000], digits=3, exponent=1.0, seed=0)
     >>> task.values.shape, task.mask.sum(1).tolist()           # [models, names_max, K]
     (torch.Size([2, 1000, 3]), [100, 1000])
@@ -154,7 +154,7 @@ def facts_known(predicted: Tensor, task: FactTask) -> Tensor:
 def bits_stored(known: Tensor, task: FactTask, parameters: int) -> Tensor:
     """`[models]` bits per parameter: facts known x K log2(10) / parameters.
 
-    Example:
+    Examples:
         >>> task = fact_task(names=10, digits=2)
         >>> round(bits_stored(torch.tensor([10]), task, parameters=100).item(), 4)  # 10 x 6.64/100
         0.6644

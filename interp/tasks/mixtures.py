@@ -9,7 +9,7 @@ process to time t (a_t = e^-t, Delta_t = 1 - e^-2t):
 
     x_t = a_t x + sqrt(Delta_t) eta,   x_t | c ~ N(a_t mu_c, (a_t^2 s_c^2 + Delta_t) I).
 
-Example:
+Examples:
     >>> task = mixture_task(d=4, n=[8, 16], seed=0)                   # one class, N(0, I)
     >>> task.data.shape, task.mask.sum(1).tolist(), task.test.shape  # [models, n_max, d]
     (torch.Size([2, 16, 4]), [8, 16], torch.Size([1024, 4]))
@@ -39,7 +39,7 @@ TEST_SEED = 1_000_000_007  # the test set's draw, apart from every model's seed
 def ou_coefficients(t: float) -> tuple[float, float]:
     """`(a_t, Delta_t) = (e^-t, 1 - e^-2t)` of the Ornstein-Uhlenbeck process at time t > 0.
 
-    Example:
+    Examples:
         >>> [round(v, 4) for v in ou_coefficients(0.1)]
         [0.9048, 0.1813]
     """
@@ -227,7 +227,7 @@ def mixture_task(
 ) -> MixtureTask:
     """Generate a mixture task; sequences of n and seed give one value per model.
 
-    Example:
+    Examples:
         >>> task = mixture_task(d=2, n=10, means=[[4, 0], [-4, 0]], weights=[0.9, 0.1])
         >>> task.labels[0].bincount().tolist()                 # exactly 9 and 1
         [9, 1]

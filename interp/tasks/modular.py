@@ -4,7 +4,7 @@ A task is pure data: the full input table, its clean labels, and per-model masks
 `test`, `noisy`) plus the labels each model trains on. It is regenerated exactly from its
 `ModularConfig`, so a run stores the config, not the data.
 
-Example:
+Examples:
     >>> task = modular_task(p=7, op="add", train_fraction=0.5, noise=0.2, seed=[0, 1])
     >>> task.inputs.shape, task.train.shape            # [examples, 2], [models, examples]
     (torch.Size([49, 2]), torch.Size([2, 49]))
@@ -54,7 +54,7 @@ def group_order(p: int, op: str) -> Tensor | None:
     Returns:
         None for the additive ops, else `[p - 1]` long.
 
-    Example:
+    Examples:
         >>> group_order(7, "multiply")  # 3 is a primitive root of 7
         tensor([1, 3, 2, 6, 4, 5])
     """
@@ -271,7 +271,7 @@ def modular_task(
     Each model gets its own split and noise draw from its seed, on the CPU, so the same
     (config, seed) gives the same task on every machine.
 
-    Example:
+    Examples:
         >>> task = modular_task(p=97, noise=[0.0, 0.35, 0.8], seed=0)   # 3 models
         >>> task.noisy.sum(1) / task.train.sum(1)                         # exact rates
         tensor([0.0000, 0.3499, 0.8000])

@@ -7,7 +7,7 @@ probability 1/2 each, the others are labelled by the rule sign(w* . x / sqrt d).
 is kept. A test set of fresh points (shared by every model, from a seed of its own) is labelled
 by each model's rule. Everything is float64.
 
-Example:
+Examples:
     >>> task = raf_task(d=10, alpha=[2.0, 3.0], eps=0.2, seed=[0, 1])
     >>> task.data.shape, task.n, task.facts.sum(1).tolist()        # [models, n_max, d]
     (torch.Size([2, 30, 10]), (20, 30), [4, 6])
@@ -197,7 +197,7 @@ def raf_task(
 ) -> RafTask:
     """Generate a Rules-and-Facts task; sequences of alpha, eps and seed give one value per model.
 
-    Example:
+    Examples:
         >>> task = raf_task(d=50, alpha=1.0, eps=0.1, n_test=100)
         >>> task.models, task.n, task.config.n_facts, task.test_labels.shape
         (1, (50,), (5,), torch.Size([1, 100]))

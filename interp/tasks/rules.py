@@ -6,7 +6,7 @@ pure data: each model's N distinct training strings, regenerated exactly from a 
 
 Rules, their checkers and samplers: `interp.tasks.bitrules`.
 
-Example:
+Examples:
     >>> task = rule_task("parity", d=16, N=[64, 256], seed=0)   # 2 models sharing one seed
     >>> task.data.shape, task.mask.sum(1)                         # [models, N_max, d], N
     (torch.Size([2, 256, 16]), tensor([ 64, 256]))
@@ -161,7 +161,7 @@ class RuleTask:
         Returns:
             `[models, ...]` bool, on the device of `samples` (which must match `data`'s).
 
-        Example:
+        Examples:
             >>> task = rule_task("sudoku", N=[1, 2], seed=0)  # one seed: nested training sets
             >>> task.is_training_sample(task.data[[1, 1]]).tolist()  # model 1's set, to each
             [[True, False], [True, True]]
@@ -281,7 +281,7 @@ def rule_task(
 ) -> RuleTask:
     """Generate a rule task; sequences (N, seed) give one value per model, scalars are shared.
 
-    Example:
+    Examples:
         >>> task = rule_task("group_parity", d=12, group=3, N=[10, 100, 256], seed=[0, 1, 2])
         >>> task.data.shape, task.n_valid, task.chance_rate
         (torch.Size([3, 256, 12]), 256, 0.0625)

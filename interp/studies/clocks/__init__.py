@@ -5,7 +5,7 @@ drawn back to.
 `interp.generate`, `interp.generation_curve`, `interp.measure_clocks` and `interp.basin_curve`
 are at the top of `interp`; the rest of the study is here.
 
-Example:
+Examples:
     >>> from interp.studies import clocks
     >>> clocks.threshold_above_chance(0.5)
     0.9

@@ -7,7 +7,8 @@ up to which the target keeps coming back. A memorizing denoiser carves a basin a
 training string and none around unseen valid ones; a generalizing one gives valid strings basins
 whether or not they were seen. Targets x sigmas x repeats run as one batch (per-sample schedules).
 
-Example (the exact optimum of the denoising loss on 32 parity strings: a perfect memorizer):
+Examples:
+    The exact optimum of the denoising loss on 32 parity strings: a perfect memorizer:
     >>> task = interp.rule_task("parity", d=10, N=32, seed=0)
     >>> D = EmpiricalDenoiser(to_signal(task.train_set(0)))      # [N, d], bits - 0.5
     >>> targets = basin_targets(task, n=8)                        # 8 seen, 8 unseen valid
@@ -105,7 +106,7 @@ def basin_returns(
     Returns:
         `[..., T, K]` float, the return rate of each target at each level.
 
-    Example:
+    Examples:
         >>> D = EmpiricalDenoiser(torch.tensor([[0.5, 0.5, -0.5, -0.5], [-0.5, 0.5, 0.5, -0.5]]))
         >>> targets = torch.tensor([[0.5, 0.5, -0.5, -0.5], [0.5, -0.5, 0.5, -0.5]])  # seen, not
         >>> gen, sigmas = torch.Generator().manual_seed(0), torch.tensor([0.1, 0.5, 2.0])
@@ -154,7 +155,7 @@ def basin_radius(returns: Tensor, sigmas: Tensor, level: float = 0.5) -> Tensor:
     Returns:
         `[...]` the radius, in the units of `sigmas`.
 
-    Example:
+    Examples:
         >>> returns = torch.tensor([1.0, 0.9, 0.6, 0.2, 0.7])     # 0.7 at 1.6: not a basin
         >>> basin_radius(returns, torch.tensor([0.1, 0.2, 0.4, 0.8, 1.6]))
         tensor(0.4000)
@@ -183,7 +184,7 @@ def measure_basins(
 ) -> BasinResult:
     """`basin_returns` and `basin_radius` together; see them for the arguments.
 
-    Example:
+    Examples:
         >>> D = EmpiricalDenoiser(torch.tensor([[0.5, 0.5, -0.5, -0.5], [-0.5, 0.5, 0.5, -0.5]]))
         >>> targets = torch.tensor([[0.5, 0.5, -0.5, -0.5], [0.5, -0.5, 0.5, -0.5]])  # seen, not
         >>> gen, sigmas = torch.Generator().manual_seed(0), torch.logspace(-2, 0.5, 12)
@@ -215,7 +216,7 @@ def basin_targets(task: RuleTask, n: int = 16, seed: int = 0) -> dict[str, Tenso
     Returns:
         `{"training": [models, n', d], "novel": [models, n, d]}` long bits.
 
-    Example:
+    Examples:
         >>> run = interp.load_run("checkpoints/dit_group2_d16")      # 2 models, d = 16
         >>> targets = basin_targets(run.task, n=8)
         >>> {name: tuple(bits.shape) for name, bits in targets.items()}   # [models, n, d]
@@ -269,7 +270,7 @@ def basin_curve(
     Returns:
         `(steps, radii)`: group name -> `[steps, models, T]` basin radius of every target (CPU).
 
-    Example:
+    Examples:
         >>> run = interp.load_run("checkpoints/dit_group2_d16")      # N = 16 and 64 strings
         >>> targets = basin_targets(run.task, n=4)
         >>> steps, radii = basin_curve(run, targets, sigmas=(0.1, 0.2, 0.3, 0.5, 0.7),
@@ -348,7 +349,7 @@ def empirical_basins(
     Returns:
         Group name -> `[models, T]` basin radius of every target.
 
-    Example:
+    Examples:
         >>> run = interp.load_run("checkpoints/dit_group2_d16")
         >>> ref = empirical_basins(run.task, basin_targets(run.task, n=4), repeats=8)
         >>> ref["training"].mean(-1), ref["novel"].mean(-1)          # [models]: > 0, 0
@@ -376,7 +377,7 @@ def population_basins(
     Returns:
         Group name -> `[models, T]` basin radius of every target.
 
-    Example:
+    Examples:
         >>> task = interp.rule_task("group_parity", d=8, group=2, N=[4, 8], seed=0)
         >>> ref = population_basins(task, basin_targets(task, n=4), repeats=4)
         >>> bool((ref["training"].mean(-1) - ref["novel"].mean(-1)).abs().max() < 0.1)

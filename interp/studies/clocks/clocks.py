@@ -8,7 +8,8 @@ grows ~linearly with the dataset size N, tau_rule with the rule's complexity). F
 data a sample counts as memorized when it is much nearer its nearest training point than the
 second nearest: d1 / d2 < 1/3 (Bonnaire et al. 2025).
 
-Example (two DiTs on group parity, trained on N = 16 and N = 64 strings):
+Examples:
+    Two DiTs on group parity, trained on N = 16 and N = 64 strings:
     >>> run = interp.load_run("checkpoints/dit_group2_d16")
     >>> task, steps = run.task, [97, 305, 3000]                   # three saved steps
     >>> stats = [generation_stats(interp.generate(run.model(step), 128,
@@ -112,7 +113,7 @@ def exact_matches(samples: Tensor, training: Tensor, mask: Tensor | None = None)
     Returns:
         `[models, S]` bool.
 
-    Example:
+    Examples:
         >>> exact_matches(torch.tensor([[[1, 0], [1, 1]]]), torch.tensor([[1, 1], [0, 0]]))
         tensor([[False,  True]])
     """
@@ -168,7 +169,7 @@ def generation_stats(
     Returns:
         `GenerationStats` with fields `[models]`.
 
-    Example:
+    Examples:
         >>> from interp.diffusion import EmpiricalDenoiser, sample
         >>> from interp.tasks.bitrules import is_valid, to_bits, to_signal
         >>> task = interp.rule_task("parity", d=10, N=[8, 32], seed=0)
@@ -231,7 +232,7 @@ def threshold_above_chance(chance: float, fraction: float = 0.8) -> float:
     valid half the time (parity: 0.9) or almost never (0.8). Pass the result as
     `measure_clocks(..., rule_threshold=...)`.
 
-    Example:
+    Examples:
         >>> threshold_above_chance(interp.rule_task("parity", d=16).chance_rate)
         0.9
     """
@@ -264,7 +265,7 @@ def measure_clocks(
     Returns:
         `Clocks` with fields `[models]`.
 
-    Example:
+    Examples:
         >>> per_step_stats = [  # one model: (valid, memorized) at four steps
         ...     GenerationStats(torch.tensor([v]), torch.tensor([m]), torch.tensor([v - m]))
         ...     for v, m in [(0.5, 0.0), (0.95, 0.1), (0.97, 0.3), (0.99, 0.6)]]
@@ -285,7 +286,7 @@ def clocks_by_n(clocks: Clocks, task: Any) -> tuple[list[int], dict[str, list[in
     size], "tau_rule[, seed s]": ...})`, -1 where a seed has no model of that N or the clock
     never rang.
 
-    Example:
+    Examples:
         >>> task = interp.rule_task("parity", d=8, N=[8, 16], seed=0)
         >>> tau_rule, tau_mem = torch.tensor([5, 5]), torch.tensor([40, 90])
         >>> c = Clocks(tau_rule, tau_mem, tau_mem - tau_rule, 0.9, 0.5)

@@ -13,7 +13,7 @@ s = +1, so prod s = (-1)^group within a group) gives, within an even group,
 log domain, so it stays exact at small sigma; the groups factorize (plain parity is one group
 of d), and `D(x; sigma) = c E[s | x]`.
 
-Example:
+Examples:
     >>> D = ParityDenoiser(d=4, group=2)
     >>> x = torch.tensor([[0.5, 0.5, -0.5, -0.5]])                  # a valid string, no noise
     >>> D(x, torch.tensor([0.05]))

@@ -11,7 +11,7 @@ interp.TrainConfig(loss="edm", save_log=...), out=...)` or `interp train rules -
 shipped `checkpoints/dit_group2_d16` (two DiTs on group parity, trained on N = 16 and N = 64
 strings) holds the command that made it in its config.json.
 
-Example:
+Examples:
     >>> run = interp.load_run("checkpoints/dit_group2_d16")
     >>> steps, stats = interp.generation_curve(run, samples=128, steps=[97, 305, 3000],
     ...                                        device="cpu")
@@ -60,7 +60,7 @@ def generate(
     device and moved to the model's: a CPU generator serves a CUDA model, and one seed gives
     the same starting noise on every device.
 
-    Example:
+    Examples:
         >>> run = interp.load_run("checkpoints/dit_group2_d16")      # the last step, 3000
         >>> bits = generate(run.model(), 128, torch.Generator().manual_seed(0))
         >>> bits.shape                                    # [models, samples, d]
@@ -104,7 +104,7 @@ def generation_curve(
         `(steps, stats)`: `GenerationStats` with fields `[steps, models]` (valid, memorized,
         novel_valid fractions); feed it to `interp.measure_clocks(stats, steps)`.
 
-    Example:
+    Examples:
         >>> run = interp.load_run("checkpoints/dit_group2_d16")      # N = 16 and 64 strings
         >>> steps, stats = generation_curve(run, samples=128, steps=[305, 956, 3000],
         ...                                 device="cpu")

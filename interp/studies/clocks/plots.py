@@ -2,7 +2,7 @@
 radii over training, and the clocks against N. Each takes what an analysis returned and returns
 a plotly `Figure`; none of them computes science.
 
-Example:
+Examples:
     >>> fig = tau_against([16, 32], {"tau_mem": [100, 200]}, "N (training strings)")
     >>> [trace.name for trace in fig.data]
     ['tau_mem']
@@ -72,7 +72,7 @@ def clocks_figure(
         "<label>: novel valid" with S points each, then "<label>: tau_rule = <step>" and
         "<label>: tau_mem = <step>" (two points each, from y = 0 to 1) when given and rung.
 
-    Example:
+    Examples:
         >>> from interp.studies.clocks import GenerationStats
         >>> steps = [0, 100, 1000, 3000]                      # two models, four saved steps
         >>> valid = torch.tensor([[0.0, 0.0], [0.5, 0.3], [0.95, 0.9], [0.97, 0.98]])
@@ -192,7 +192,7 @@ def basin_radii(
         means, X points each), each followed by its band "<name> +- std" (a closed outline of
         2 X points) when there are two or more targets, then the reference lines if given.
 
-    Example:
+    Examples:
         >>> steps = [97, 3000]                                 # radii [steps, targets]
         >>> training = torch.tensor([[0.4, 0.3, 0.5], [0.7, 0.6, 0.8]])
         >>> novel = torch.tensor([[0.35, 0.3, 0.4], [0.0, 0.0, 0.1]])
@@ -284,7 +284,7 @@ def tau_against(
     Returns:
         A figure with one `go.Scatter` per clock, nan where it never rang.
 
-    Example:
+    Examples:
         >>> tau_mem, tau_rule = torch.tensor([3000, -1]), torch.tensor([305, 305])  # [models]
         >>> fig = tau_against([16, 64], {"tau_mem": tau_mem, "tau_rule": tau_rule}, "N")
         >>> [(trace.name, trace.y) for trace in fig.data]     # -1: never rang, a gap

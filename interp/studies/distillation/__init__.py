@@ -3,7 +3,7 @@ distillation objective for the one training loop, a student that starts from its
 teacher-against-student comparison of memorization and quality on the same starting noise, and,
 in the random-features model, the feature directions a distilled student keeps.
 
-Example:
+Examples:
     >>> from interp.studies import distillation
     >>> spec = distillation.ConsistencyDistillation("empirical", levels=18, mu=0.95)
     >>> spec.grid()[[0, -1]]                                   # the Karras grid's two ends

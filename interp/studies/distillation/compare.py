@@ -8,7 +8,7 @@ valid and new. On continuous data (a mixture task): f_mem, the fraction of sampl
 d1 / d2 < 1/3 to the model's training points (memorization), and the energy distance to the
 task's fresh test points (quality: 0 for the data distribution itself).
 
-Example:
+Examples:
     >>> from interp.studies.distillation import consistency_student
     >>> run = interp.load_run("checkpoints/dit_group2_d16")
     >>> teacher = run.model()

@@ -18,7 +18,7 @@ lives. A student that learns the teacher by the same dynamics inherits each comp
 (1 - e^(-c lambda_k tau))^2 instead of (1 - e^(-c lambda_k tau)): the slow directions are
 suppressed quadratically, the fast ones kept.
 
-Example:
+Examples:
     >>> from interp.models.random_features import RandomFeaturesConfig
     >>> from interp.tasks.mixtures import mixture_task
     >>> task = mixture_task(d=4, n=[8], seed=0, n_test=16)
@@ -215,7 +215,7 @@ def kept_fraction(eigenvalues: Tensor, lr: float, steps: int, d: int) -> Tensor:
     Returns:
         `[..., p]` in [0, 1] (where 2 lr lambda / d < 2: stable steps).
 
-    Example:
+    Examples:
         >>> kept_fraction(torch.tensor([10.0, 1.0, 0.01]), lr=0.1, steps=100, d=10)
         tensor([1.0000e+00, 7.5235e-01, 3.9207e-04])
     """

@@ -18,7 +18,7 @@ the run as `teacher.safetensors`) or "empirical": the optimal denoiser of each m
 training set, a teacher that memorizes everything. The EMA target is part of the resume state,
 so a cut distillation resumes bit-exactly.
 
-Example:
+Examples:
     >>> task = interp.rule_task("group_parity", d=8, group=2, N=[8, 16], seed=0)
     >>> student = interp.DiT(interp.DiTConfig(d=8, d_model=16, models=2, boundary="consistency"))
     >>> spec = ConsistencyDistillation("empirical", levels=18)
@@ -57,7 +57,7 @@ def consistency_student(teacher: nn.Module, sigma_min: float = SIGMA_MIN) -> nn.
     """A consistency-boundary copy of a denoiser ensemble (`DiT`): the same network F and
     weights, Song et al.'s skip connection. Distillation starts from the teacher's weights.
 
-    Example:
+    Examples:
         >>> teacher = interp.load_run("checkpoints/dit_group2_d16").model()
         >>> student = consistency_student(teacher)
         >>> student.cfg.boundary, torch.equal(student.W_pos, teacher.W_pos)

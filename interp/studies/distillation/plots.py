@@ -1,7 +1,7 @@
 """Figures of the distillation study. Each takes what an analysis returned and returns a plotly
 `Figure`; none of them computes science.
 
-Example:
+Examples:
     >>> eigenvalues, teacher = torch.tensor([10.0, 1.0, 0.1, 0.01]), torch.ones(4)
     >>> student, closed_form = torch.tensor([1.0, 0.9, 0.2, 0.01]), torch.tensor([1, 0.8, 0.1, 0])
     >>> fig = kept_directions(eigenvalues, teacher, student, closed_form)

@@ -1,7 +1,7 @@
 """Teachers at several stages of memorization: the checkpoints of one rule-task run, side by
 side as one ensemble, with the task that gives each of them its own training strings.
 
-Example:
+Examples:
     >>> run = interp.load_run("checkpoints/dit_group2_d16")      # N = 16 and 64 strings
     >>> teacher, task, labels = run_teachers(run, [305, 3000])
     >>> teacher.cfg.models, labels

@@ -2,7 +2,7 @@
 memory baseline, DGB's negative samplers and evaluation, for any scorer beside it (`LinkModel`,
 a small learned one), and `memory_split`: how much of a scorer's score is memory.
 
-Example:
+Examples:
     >>> from interp.studies import edgebank
     >>> from interp.tasks.edges import chronological_split, edge_stream
     >>> split = chronological_split(edge_stream(nodes=30, edges=1500, recurrence=0.95, seed=1))

@@ -16,7 +16,7 @@ Negative samplers:
 explains and what it does not: its AUC on the test pairs seen before and on new ones, and how
 well its score tells the two apart.
 
-Example:
+Examples:
     >>> from interp.studies.edgebank import EdgeBank
     >>> from interp.tasks.edges import chronological_split, edge_stream
     >>> split = chronological_split(edge_stream(nodes=40, edges=2000, recurrence=0.9, seed=0))
@@ -235,7 +235,7 @@ def memory_split(
     Returns:
         `MemorySplit`.
 
-    Example:
+    Examples:
         >>> from interp.studies.edgebank import EdgeBank
         >>> from interp.tasks.edges import chronological_split, edge_stream
         >>> split = chronological_split(edge_stream(nodes=40, edges=2000, recurrence=0.7))

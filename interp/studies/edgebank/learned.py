@@ -9,7 +9,7 @@ node. Node ids it has not learned (held out of training, or beyond `nodes`) shar
 node" embedding, trained by replacing endpoints with it at random (`unknown_rate`); a node first
 seen in an online update starts from that embedding.
 
-Example:
+Examples:
     >>> from interp.studies.edgebank import evaluate
     >>> from interp.tasks.edges import chronological_split, edge_stream
     >>> split = chronological_split(edge_stream(nodes=30, edges=1500, recurrence=0.95, seed=1))

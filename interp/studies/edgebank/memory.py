@@ -8,7 +8,7 @@ public definition, in our reading: "reoccurrence" (the pairs seen within the mea
 two occurrences of the same pair, counted back from the query time) and "frequency" (the pairs
 seen at least as often as the mean pair).
 
-Example:
+Examples:
     >>> bank = EdgeBank()
     >>> bank.update(np.array([0, 1]), np.array([1, 2]), np.array([0.0, 1.0]))
     >>> bank(np.array([0, 1, 2]), np.array([1, 2, 0])).tolist()     # seen, seen, never

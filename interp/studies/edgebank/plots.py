@@ -1,7 +1,7 @@
 """Figures of the EdgeBank study: how much of a link scorer's score is memory. Each takes numbers
 already computed (`memory_split`) and returns a plotly `Figure`; none computes science.
 
-Example:
+Examples:
     >>> from interp.studies.edgebank.evaluation import LinkScores, MemorySplit
     >>> scores = LinkScores(ap=0.76, auc=0.77, p_pos=0.58, p_neg=0.03, batches=45)
     >>> bank = MemorySplit(scores, repeats=0.58, negatives_in_memory=0.03, auc_repeat=0.985,

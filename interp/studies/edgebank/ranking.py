@@ -4,7 +4,7 @@ linked to before (historical) and half at random ("hist_rnd"), and the mean reci
 reported with TGB's tie rule, rank = 1 + (#negatives above + #negatives at or above) / 2, so that
 a scorer that ties everything (EdgeBank among unseen pairs) is not flattered.
 
-Example:
+Examples:
     >>> mrr(np.array([1.0, 1.0]), np.array([[0.0, 0.0], [1.0, 0.0]]))   # ranks 1 and 1.5
     0.8333333333333333
 """

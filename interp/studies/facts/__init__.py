@@ -1,7 +1,7 @@
 """Fact capacity and loss-based selection (Ye, Feldman, Talwar 2026): what a network stores of a
 fact base larger than its capacity, and how choosing what to train on changes it.
 
-Example:
+Examples:
     >>> from interp.studies import facts
     >>> from interp.tasks.facts import fact_task
     >>> task = fact_task(names=6, digits=1, exponent=1.0)

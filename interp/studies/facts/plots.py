@@ -1,7 +1,7 @@
 """Figures of fact capacity: facts stored against the size of the fact base (the capacity curve)
 and against the cap M of a selection (the inverted U), each beside the line of every fact.
 
-Example:
+Examples:
     >>> fig = capacity_figure([250, 1000, 4000], {"FactNet, flat": [250, 1000, 501]})
     >>> [trace.name for trace in fig.data], fig.layout.xaxis.type
     (['FactNet, flat', 'every fact'], 'log')

@@ -10,7 +10,7 @@ their frequency distribution); this is that, as documented, parameterized steps:
 Controls: `random_subset` (the same cap, names chosen at random) and the flat distribution over
 every name (`fact_task(exponent=0)`).
 
-Example:
+Examples:
     >>> from interp.models.factnet import FactNet, FactNetConfig
     >>> from interp.tasks.facts import fact_task
     >>> task = fact_task(names=8, digits=1, exponent=1.0)

@@ -3,7 +3,7 @@ commits to a class (speciation), by U-turns with the exact mixture score or a tr
 the closed form for two equal-variance classes; per-class generation metrics (share of samples,
 memorized fraction, denoising loss) of a model trained on the imbalanced 8x8 digits.
 
-Example:
+Examples:
     >>> from interp.studies import imbalance
     >>> round(imbalance.closed_form_speciation_time(4.0, 0.9, 0.1), 2)
     1.34

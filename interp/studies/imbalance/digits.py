@@ -10,7 +10,7 @@ nearest-training-image rule would lean to the majority). It labels 99.4% of the 
 digits 0 and 1 right (55 of the 56 held out by default). A copy is Bonnaire et al.'s
 d1 / d2 < 1/3 to that model's own training images (`interp.diffusion.memorization_ratio`).
 
-Example:
+Examples:
     >>> from interp.tasks.digits import digits_task
     >>> task = digits_task(weights=(0.75, 0.25), n=8)
     >>> zeros, ones = task.data[0][task.labels[0] == 0], task.data[0][task.labels[0] == 1]
@@ -51,7 +51,7 @@ def centroid_class(task: DigitsTask, x: Tensor) -> Tensor:
     """`[...]` the class index of images `x [..., 64]`: the nearest centroid of the task's digits
     (each the mean of all of that digit's images), on x's device.
 
-    Example:
+    Examples:
         >>> from interp.tasks.digits import digits_task
         >>> task = digits_task(classes=(3, 8), n=20)
         >>> bool((centroid_class(task, task.test) == task.test_labels).float().mean() > 0.9)
@@ -113,7 +113,7 @@ def class_denoising_loss(
     each model's own. Classes of different spread have different floors: compare classes by
     when their loss falls (or, on "test", turns up), not by its level.
 
-    Example:
+    Examples:
         >>> from interp.tasks.digits import SIGMA_DATA, digits_task
         >>> task = digits_task(weights=[(0.5, 0.5), (0.9, 0.1)], n=20)
         >>> dit = interp.DiT(interp.DiTConfig(d=64, d_model=8, models=2, sigma_data=SIGMA_DATA))
@@ -151,7 +151,7 @@ def class_loss_curve(
     a run on a digits task. Per-class clocks follow from the rf_clocks thresholds:
     `score_clocks(loss.flatten(1), steps)` gives `[models * classes]` times.
 
-    Example:
+    Examples:
         >>> from interp.tasks.digits import SIGMA_DATA, digits_task
         >>> task = digits_task(n=20)
         >>> dit = interp.DiT(interp.DiTConfig(d=64, d_model=8, n_heads=2, sigma_data=SIGMA_DATA))

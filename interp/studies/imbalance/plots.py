@@ -3,7 +3,7 @@ time with its speciation time t_S marked (and the closed form's), and each class
 generated samples over training against its weight rho_c. Each takes what an analysis returned
 and returns a plotly `Figure`; none of them computes science.
 
-Example:
+Examples:
     >>> times = [0.25, 1.0, 4.0]
     >>> returns = torch.tensor([[1.0, 0.95, 0.9], [0.9, 0.6, 0.2]])
     >>> t_s = torch.tensor([float("inf"), 1.333])

@@ -16,7 +16,7 @@ where that mean is 0:
 
     t_S^min = 1/2 log(2 |m|^2 / log(rho_maj / rho_min)).
 
-Example:
+Examples:
     >>> [round(closed_form_speciation_time(4.0, 1 - r, r), 3) for r in (0.1, 0.02)]
     [1.339, 1.053]
 """
@@ -48,7 +48,7 @@ def ou_score(denoiser: Callable[[Tensor, Tensor], Tensor]) -> Score:
     `lambda x, s: dit(x, s)[0]`): x_t = a x + sqrt(Delta) eta is a / (x + sigma eta) with
     sigma = sqrt(Delta) / a, so score(x_t, t) = (D(x_t / a; sigma) - x_t / a) / (sigma^2 a).
 
-    Example:
+    Examples:
         >>> exact = lambda x, s: x / (1 + s[..., None] ** 2)   # the denoiser of N(0, I) data
         >>> x = torch.randn(5, 3)
         >>> torch.allclose(ou_score(exact)(x, 0.7), -x)        # N(0, I) stays N(0, I)
@@ -144,7 +144,7 @@ def speciation_time(times: Sequence[float], returns: Tensor, level: float = 0.5)
     """`[classes]` the time at which the return probability `[classes, T]` first falls below
     `level`, linearly interpolated between the two times around it; inf if it never does.
 
-    Example:
+    Examples:
         >>> speciation_time([0.5, 1.0, 1.5], torch.tensor([[0.9, 0.7, 0.3], [1.0, 1.0, 0.9]]))
         tensor([1.2500,    inf])
     """

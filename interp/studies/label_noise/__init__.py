@@ -4,7 +4,7 @@ The verbs users type first (`interp.extract`, `interp.compare_extraction`,
 `interp.extraction_curve`, `interp.partition_neurons`, `interp.write_report`) are at the top of
 `interp`; the rest of the study is here.
 
-Example:
+Examples:
     >>> from interp.studies import label_noise
     >>> run = interp.load_run("checkpoints/add_p97_noise080")
     >>> round(float(label_noise.symmetry_baseline(run.task, pooled=True).test[0]), 3)

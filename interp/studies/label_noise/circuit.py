@@ -1,7 +1,7 @@
 """The logit circuit of a modular-arithmetic network: neurons grouped by dominant frequency and
 what each group writes to the outputs.
 
-Example:
+Examples:
     >>> run = interp.load_run("checkpoints/doshi_p97_noise035_wd0")
     >>> circuit = logit_circuit(run.model())
     >>> int(circuit.neurons[0].sum()), tuple(circuit.readout.shape)
@@ -65,7 +65,7 @@ def logit_circuit(
         A `Circuit` with `neurons` `[models, F]` (summing to the width, or to each model's
         kept count) and `readout` `[models, F, p]`, on the model's device.
 
-    Example:
+    Examples:
         >>> run = interp.load_run("checkpoints/doshi_p97_noise035_wd0")
         >>> part = interp.partition_neurons(run.model(), run.task, "ipr")
         >>> int(logit_circuit(run.model(), keep=part.general).neurons[0].sum())

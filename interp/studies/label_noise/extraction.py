@@ -17,7 +17,8 @@ label per class) and `symmetry_baseline(task, pooled=True)` (the most common off
 all pairs; the rule itself while clean labels outnumber each wrong offset, even at 95% noise).
 Read "logits" next to both; `compare_extraction` reports them side by side.
 
-Example (a network that fit 80% wrong training labels):
+Examples:
+    A network that fit 80% wrong training labels:
     >>> from interp.studies import label_noise
     >>> run = interp.load_run("checkpoints/add_p97_noise080")
     >>> model, task = run.model(), run.task
@@ -127,7 +128,7 @@ def compare_extraction(
         `{"raw": ..., <method>: ..., "baseline": ..., "pooled baseline": ...}`, each
         `Accuracies` `[models]`; the baselines are `symmetry_baseline` per class and pooled.
 
-    Example:
+    Examples:
         >>> run = interp.load_run("checkpoints/add_p97_noise080")   # 80% wrong labels
         >>> table = interp.compare_extraction(run.model(), run.task)
         >>> {name: round(float(acc.test[0]), 3) for name, acc in table.items()}
@@ -164,7 +165,7 @@ def extraction_curve(
         `(steps, table)` with the keys of `compare_extraction`, each `Accuracies` with fields
         `[steps, models]` (on the CPU).
 
-    Example:
+    Examples:
         >>> steps, curve = interp.extraction_curve("checkpoints/add_p97_noise080",
         ...                                        steps=[25, 100, 1000], device="cpu")
         >>> curve["raw"].test[:, 0]     # test accuracy of model 0 over training
@@ -244,7 +245,8 @@ def prune(model: MLP, keep: Tensor) -> MLP:
     Returns:
         A new `MLP` with the same config.
 
-    Example (Doshi et al.: drop the 70% least periodic neurons):
+    Examples:
+        Doshi et al.: drop the 70% least periodic neurons:
         >>> run = interp.load_run("checkpoints/doshi_p97_noise035_wd0")  # 35% wrong labels
         >>> ipr = interp.extract_frequencies(run.model()).ipr            # [models, neurons]
         >>> pruned = prune(run.model(), ipr >= ipr.quantile(0.7, dim=1, keepdim=True))

@@ -2,7 +2,7 @@
 phases, the share of power on the dominant frequency, and the IPR. Each takes a `Spectrum`
 (`interp.extract_frequencies`) and returns a plotly `Figure`; none of them computes science.
 
-Example:
+Examples:
     >>> run = interp.load_run("checkpoints/doshi_p97_noise035_wd0")
     >>> spectrum = interp.extract_frequencies(run.model())
     >>> figures = {"spectrum": spectrum_heatmap(spectrum), "ipr": ipr_histogram(spectrum)}
@@ -97,7 +97,7 @@ def spectrum_heatmap(spectrum: Spectrum, model: int = 0, title: str | None = Non
         A figure with one `go.Heatmap`: z `[neurons, F]`, x = frequencies 1..F, y = neuron rank;
         hovering shows the neuron's index in the model.
 
-    Example:
+    Examples:
         >>> run = interp.load_run("checkpoints/doshi_p97_noise035_wd0")
         >>> fig = spectrum_heatmap(interp.extract_frequencies(run.model()), model=0)
         >>> fig.data[0].z.shape                       # [neurons, F]
@@ -150,7 +150,7 @@ def neuron_phase_map(spectrum: Spectrum, model: int = 0, title: str | None = Non
         points: x = dominant frequency, y = phase in (-pi, pi]; hovering shows the neuron,
         its amplitude and its share.
 
-    Example:
+    Examples:
         >>> run = interp.load_run("checkpoints/doshi_p97_noise035_wd0")
         >>> fig = neuron_phase_map(interp.extract_frequencies(run.model()))
         >>> [(trace.name, len(trace.x)) for trace in fig.data]          # one point per neuron
@@ -214,7 +214,7 @@ def dominant_share(spectrum: Spectrum, model: int = 0, title: str | None = None)
         A figure with two `go.Bar` traces, "key" and "other", whose x (frequencies) partition
         1..F and whose y (shares) sum to 1 over both traces.
 
-    Example:
+    Examples:
         >>> run = interp.load_run("checkpoints/add_p97_noise080")
         >>> fig = dominant_share(interp.extract_frequencies(run.model()))
         >>> [(trace.name, len(trace.x)) for trace in fig.data]          # 46 of 48 are key
@@ -248,7 +248,7 @@ def ipr_histogram(spectrum: Spectrum, models: Sequence[int] | None = None) -> go
     Returns:
         A figure with one `go.Histogram` per model, x = that model's `[neurons]` IPRs.
 
-    Example:
+    Examples:
         >>> run = interp.load_run("checkpoints/doshi_p97_noise035_wd0")
         >>> fig = ipr_histogram(interp.extract_frequencies(run.model()), models=[0])
         >>> [(trace.name, len(trace.x)) for trace in fig.data]

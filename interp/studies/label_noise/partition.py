@@ -16,7 +16,8 @@ natural threshold; `Partition.top(fraction)` gives any other split, for the kept
 The ablation effects are exact, not first-order: removing neuron k of an MLP takes
 post[k] * W[:, k] off every logit, so the loss without each neuron comes from one forward pass.
 
-Example (35% wrong labels; ablations scored on the MSE loss the run trained with):
+Examples:
+    35% wrong labels; ablations scored on the MSE loss the run trained with:
     >>> run = interp.load_run("checkpoints/doshi_p97_noise035_wd0")
     >>> model, task = run.model(), run.task
     >>> part = partition_neurons(model, task, "heldout", loss="mse")  # general [models, neurons]
@@ -133,7 +134,7 @@ def ablation_effects(
     Returns:
         `[models, neurons, examples]` loss with the neuron removed minus loss with it.
 
-    Example:
+    Examples:
         >>> run = interp.load_run("checkpoints/doshi_p97_noise035_wd0")
         >>> model, task = run.model(), run.task
         >>> delta = ablation_effects(model, task, loss="mse")           # [m, n, N]
@@ -194,7 +195,7 @@ def partition_neurons(
         held-out / clean side more than the training / noisy side); "ipr" keeps the top
         `ipr_keep`.
 
-    Example:
+    Examples:
         >>> run = interp.load_run("checkpoints/doshi_p97_noise035_wd0")
         >>> part = partition_neurons(run.model(), run.task, "labels", loss="mse")
         >>> part.general.float().mean(-1)                 # [models] share called general
@@ -241,7 +242,7 @@ def kept_fraction_curve(
     Returns:
         `Accuracies` with fields `[F, models]`.
 
-    Example:
+    Examples:
         >>> run = interp.load_run("checkpoints/doshi_p97_noise035_wd0")
         >>> model, task = run.model(), run.task
         >>> curve = kept_fraction_curve(model, task, partition_neurons(model, task, "ipr"))

@@ -2,7 +2,7 @@
 the extraction table (the neurons' spectra are in `fourier_plots`). Each takes what an analysis
 returned and returns a plotly `Figure`; none of them computes science.
 
-Example:
+Examples:
     >>> run = interp.load_run("checkpoints/add_p97_noise080")
     >>> table = interp.compare_extraction(run.model(), run.task, methods=["neuron"])
     >>> fig = extraction_bars(table)
@@ -73,7 +73,7 @@ def logit_circuit(circuit: Circuit, model: int = 0, title: str | None = None) ->
         x = output residues 0..p-1, y = "f = <frequency>" per group; hovering shows the
         group's neuron count.
 
-    Example:
+    Examples:
         >>> from interp.studies import label_noise
         >>> run = interp.load_run("checkpoints/doshi_p97_noise035_wd0")
         >>> fig = logit_circuit(label_noise.logit_circuit(run.model()))
@@ -132,7 +132,7 @@ def partition_scores(part: Partition, model: int = 0, title: str | None = None) 
         "ipr": `go.Histogram` traces "general" and "memory". The general and memory traces hold
         the neurons of each side (hovering shows the neuron).
 
-    Example:
+    Examples:
         >>> run = interp.load_run("checkpoints/doshi_p97_noise035_wd0")
         >>> part = interp.partition_neurons(run.model(), run.task, "labels", loss="mse")
         >>> [trace.name for trace in partition_scores(part).data]
@@ -205,7 +205,7 @@ def probe_r2(
         A figure with `go.Bar` traces "key" and "other" (just "value" without `key`) whose x
         partition `frequencies`.
 
-    Example:
+    Examples:
         >>> import probes
         >>> from interp.core.hooks import cache_activations
         >>> run = interp.load_run("checkpoints/add_p97_noise080")
@@ -253,7 +253,7 @@ def training_curves(
     Returns:
         A figure with one `go.Scatter` line per curve, each with T points.
 
-    Example:
+    Examples:
         >>> run = interp.load_run("checkpoints/add_p97_noise080")     # logged every step
         >>> fig = training_curves(run.metrics, model=0)
         >>> [(trace.name, len(trace.x)) for trace in fig.data], fig.layout.xaxis.type
@@ -307,7 +307,7 @@ def extraction_bars(results: dict[str, Accuracies], model: int = 0) -> go.Figure
         A figure with three `go.Bar` traces (train clean, train noisy, test), each with one bar
         per method, x = the method names in the order given.
 
-    Example:
+    Examples:
         >>> run = interp.load_run("checkpoints/doshi_p97_noise035_wd0")
         >>> model, task = run.model(), run.task
         >>> raw, key = interp.evaluate(model, task), interp.evaluate(interp.extract(model), task)

@@ -15,7 +15,7 @@ labels win the race on average.
 `crossing_step` reads the step at which a logged curve (train_noisy_acc, train_clean_acc)
 crosses a level, linearly interpolated between logged steps.
 
-Example:
+Examples:
     >>> task = interp.modular_task(p=7, noise=0.0, seed=0)
     >>> int(repeats(task).max())          # a clean table: no class twice in a row or column
     0

@@ -139,7 +139,7 @@ def build_report(
         phases, dominant_share, ipr, circuit, circuit_periodic, partition_<method>,
         kept_fraction, frequency_probe, rule_probe).
 
-    Example:
+    Examples:
         >>> mlp = interp.MLP(interp.MLPConfig(p=23, width=64, seed=0))      # a small run
         >>> noisy = interp.modular_task(p=23, noise=0.2, seed=0)
         >>> run = interp.train(mlp, noisy, interp.TrainConfig(steps=300, save_log=3),
@@ -205,7 +205,7 @@ def write_report(
     Returns:
         The path of `report.html`.
 
-    Example:
+    Examples:
         >>> task = interp.modular_task(p=23, noise=0.2, seed=0)      # a small run, 20% noise
         >>> model = interp.MLP(interp.MLPConfig(p=23, width=64, seed=0))
         >>> config = interp.TrainConfig(steps=300, save_log=3)

@@ -4,7 +4,7 @@ memorized its training points does as a prior in an inverse problem. Limiting, l
 over the prior's width, the critical width sigma_crit, and diffusion posterior sampling with any
 denoiser.
 
-Example:
+Examples:
     >>> from interp.studies import posterior
     >>> posterior.effective_modes(torch.tensor([0.25, 0.25, 0.25, 0.25])).item()
     4.0

@@ -58,7 +58,7 @@ def forward_operator(
     """F (elementwise, differentiable), its formula and a, for a name in `FORWARDS` (a None: the
     table's default).
 
-    Example:
+    Examples:
         >>> F, formula, a = forward_operator("tanh")
         >>> formula, a, F(torch.tensor([0.0], dtype=torch.float64)).tolist()
         ('F(x) = tanh(1 x)', 1.0, [0.0])
@@ -160,7 +160,7 @@ def sigma_grid(sigmas: list[float], s_crit: float, n: int = CURVE_POINTS) -> Ten
     """`[S]` float64: n log-spaced widths from a tenth of the smallest of `sigmas` and s_crit
     (when finite) to 4 times the largest, with `sigmas` themselves merged in.
 
-    Example:
+    Examples:
         >>> sigma_grid([0.5], 0.3, 5).numpy().round(3)
         array([0.03 , 0.086, 0.245, 0.5  , 0.7  , 2.   ])
     """

@@ -9,7 +9,7 @@ with the misfit's norm, not its square (their choice). With the empirical optima
 the prior (a model that memorized its points) every sample ends on a training point;
 `nearest_fractions` counts which, to hold against the posterior weights of `posterior`.
 
-Example:
+Examples:
     >>> from interp.diffusion import EmpiricalDenoiser
     >>> D = EmpiricalDenoiser(torch.tensor([[1.5]]))                   # one training point
     >>> x = dps_sample(D, lambda x: x, torch.zeros(1), (16, 1), zeta=0.5,
@@ -67,7 +67,7 @@ def nearest_fractions(samples: Tensor, points: Tensor) -> Tensor:
     """`[N]` the fraction of samples `[S, D]` whose nearest training point is each of `points`
     `[N, D]`: the histogram to set against posterior weights.
 
-    Example:
+    Examples:
         >>> nearest_fractions(torch.tensor([[0.1], [0.9], [1.2]]), torch.tensor([[0.0], [1.0]]))
         tensor([0.3333, 0.6667])
     """

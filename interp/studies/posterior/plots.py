@@ -4,7 +4,7 @@ takes what an analysis returned (`limiting_weights`, `exact_weights`, `linearize
 `nearest_fractions`, `modes_curve`, `critical_sigma`) and returns a plotly `Figure`; none of
 them computes science. A method keeps its colour in both figures.
 
-Example:
+Examples:
     >>> points = torch.tensor([[-0.4], [0.4], [1.2]])
     >>> columns = {"limiting": torch.tensor([0.5, 0.5, 0.0]),
     ...            "exact": torch.tensor([0.46, 0.46, 0.08]),

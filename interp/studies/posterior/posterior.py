@@ -15,7 +15,8 @@ reweighting of the training points:
 - the effective number of modes exp(H(w)), and its curve over sigma (`modes_curve`);
 - the paper's critical width sigma_crit = sqrt(delta gamma / mean_n ||J_n||) (`critical_sigma`).
 
-Example (their stylized problem, F(x) = x + 0.3 x^3, y = 0, gamma = 0.3):
+Examples:
+    Their stylized problem, F(x) = x + 0.3 x^3, y = 0, gamma = 0.3:
     >>> F = lambda x: x + 0.3 * x**3
     >>> points = torch.tensor([[-1.5], [-0.4], [0.4], [1.2], [2.5]], dtype=torch.float64)
     >>> y = torch.zeros(1, dtype=torch.float64)
@@ -156,7 +157,7 @@ def effective_modes(weights: Tensor) -> Tensor:
     """exp(H(w)), the effective number of modes of the weights `[..., N]` (1 for one point,
     N for uniform weights).
 
-    Example:
+    Examples:
         >>> effective_modes(torch.tensor([0.0, 0.5, 0.5, 0.0])).item()
         2.0
     """
@@ -172,7 +173,8 @@ def modes_curve(
     sigma -> 0 value, repeated), `"exact"`, `"linearized"` and `"linearized without log det"`,
     each `[S]`.
 
-    Example (the module's stylized problem):
+    Examples:
+        The module's stylized problem:
         >>> F = lambda x: x + 0.3 * x**3
         >>> points = torch.tensor([[-1.5], [-0.4], [0.4], [1.2], [2.5]], dtype=torch.float64)
         >>> y = torch.zeros(1, dtype=torch.float64)
@@ -215,7 +217,8 @@ def critical_sigma(
     transition: it marks the start of the transition at gamma 0.3, but the transition barely
     moves with gamma where this grows as sqrt(gamma).
 
-    Example (the module's stylized problem; delta = 0.96, mean |F'| = 2.847):
+    Examples:
+        The module's stylized problem; delta = 0.96, mean |F'| = 2.847:
         >>> F = lambda x: x + 0.3 * x**3
         >>> points = torch.tensor([[-1.5], [-0.4], [0.4], [1.2], [2.5]], dtype=torch.float64)
         >>> y = torch.zeros(1, dtype=torch.float64)

@@ -5,7 +5,7 @@ kernels, and random features; the state-evolution theory of each (`state_evoluti
 Bayes-optimal E_gen (`bayes_optimal`). The task is `interp.tasks.raf`; the figures are in
 `interp.studies.raf.plots`.
 
-Example:
+Examples:
     >>> from interp.studies import raf
     >>> from interp.tasks.raf import raf_task
     >>> task = raf_task(d=20, alpha=2.0, eps=0.2, n_test=500)

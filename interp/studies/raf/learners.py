@@ -15,7 +15,7 @@ is a memory slot of each training point that fresh points do not see. `errors` g
 fraction of test points whose sign differs from the rule) and E_mem (the fraction of facts whose
 training label is not reproduced).
 
-Example:
+Examples:
     >>> from interp.tasks.raf import raf_task
     >>> task = raf_task(d=40, alpha=2.0, eps=0.2, n_test=2000)
     >>> x, y, facts = task.data[0], task.labels[0], task.facts[0]
@@ -114,7 +114,7 @@ def ridge(x: Tensor, y: Tensor, x_test: Tensor, lam: float) -> Scores:
     """Ridge regression w = argmin sum 1/2 (y - w . x / sqrt d)^2 + lam/2 ||w||^2, i.e.
     w = (X^T X / d + lam I)^-1 X^T y / sqrt d; scores w . x / sqrt d.
 
-    Example:
+    Examples:
         >>> x = torch.eye(2, dtype=torch.float64)
         >>> ridge(x, torch.tensor([1.0, -1.0], dtype=torch.float64), x, lam=0.5).train.tolist()
         [0.5, -0.5]
@@ -130,7 +130,7 @@ def kernel_ridge(x: Tensor, y: Tensor, x_test: Tensor, kernel: Kernel, lam: floa
     """Kernel ridge: dual weights a = (K + lam I)^-1 y, scores K a on the training points and
     K(x_test, X) a on the test points.
 
-    Example:
+    Examples:
         >>> x = torch.eye(2, dtype=torch.float64)
         >>> y = torch.tensor([1.0, -1.0], dtype=torch.float64)
         >>> s = kernel_ridge(x, y, x, DotProduct(0.0, 1.0), lam=1.0)  # memory only: no test signal
@@ -147,7 +147,7 @@ def svm(x: Tensor, y: Tensor, x_test: Tensor, kernel: Kernel, lam: float) -> Sco
     """Soft-margin SVM, sum hinge(y f) + lam/2 ||w||^2, as scikit-learn's
     `SVC(kernel="precomputed", C=1/lam)` (with its intercept); scores = decision function.
 
-    Example:
+    Examples:
         >>> x = torch.tensor([[1.0, 0.0], [-1.0, 0.0]], dtype=torch.float64)
         >>> y = torch.tensor([1.0, -1.0], dtype=torch.float64)
         >>> svm(x, y, x, DotProduct(1.0, 0.0), lam=1e-3).train.sign().tolist()
@@ -182,7 +182,7 @@ def random_features(
     round(kappa d) rows drawn from `seed` (offset by FEATURE_SEED), and a = argmin sum 1/2 (y -
     f)^2 + lam/2 ||a||^2 (ridge on the features, solved in the smaller of p and n dimensions).
 
-    Example:
+    Examples:
         >>> x = torch.randn(30, 10, dtype=torch.float64)
         >>> y = x[:, 0].sign()
         >>> s = random_features(x, y, x, kappa=8.0, lam=1e-3)     # p = 80 > n = 30
@@ -216,7 +216,7 @@ def errors(scores: Scores, labels: Tensor, facts: Tensor, test_labels: Tensor) -
     bool, `test_labels [k]` the rule on the test points. A score of exactly 0 reproduces
     nothing, so it counts as an error; E_mem is 0 when there is no fact.
 
-    Example:
+    Examples:
         >>> s = Scores(torch.tensor([1.0, -2.0, 0.5]), torch.tensor([1.0, 1.0]))
         >>> errors(s, torch.tensor([1.0, 1.0, -1.0]), torch.tensor([False, True, True]),
         ...        torch.tensor([1.0, -1.0]))
@@ -231,7 +231,7 @@ def measure(task: RafTask, learner: Callable[[Tensor, Tensor, Tensor], Scores]) 
     """Fit `learner(x [n, d], y [n], x_test [k, d])` on each model's training set (padding left
     out) and judge it on the shared test points: one `Errors` per model.
 
-    Example:
+    Examples:
         >>> from interp.tasks.raf import raf_task
         >>> task = raf_task(d=20, alpha=[1.0, 2.0], eps=0.0, seed=[0, 1], n_test=500)
         >>> [e.e_mem for e in measure(task, lambda x, y, t: ridge(x, y, t, lam=1.0))]  # no facts

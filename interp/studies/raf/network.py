@@ -24,7 +24,7 @@ of the total fact drive than of the total rule drive, F_k / sum|F| > R_k / sum|R
 `ablate` mean-ablates neurons through the model's own hook (`hook_post` set to its mean over the
 training points) and reports E_gen and E_mem; `swap_readout` scores with another read-out.
 
-Example:
+Examples:
     >>> import interp
     >>> from interp.models.two_layer import TwoLayer, TwoLayerConfig
     >>> from interp.tasks.raf import raf_task

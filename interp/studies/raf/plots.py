@@ -3,7 +3,7 @@ random features' kappa), the theory as lines and the simulations as markers of t
 The functions take numbers already computed (`theory.state_evolution`, `learners.measure`) and
 return a plotly `Figure`; none of them computes science.
 
-Example:
+Examples:
     >>> theory = {"ridge": ([0.31, 0.25, 0.17], [0.12, 0.22, 0.37])}
     >>> simulated = {"ridge": ([2.0], [0.247], [0.221])}
     >>> fig = errors_against([1.0, 2.0, 5.0], theory, simulated, bayes=[0.308, 0.243, 0.147])

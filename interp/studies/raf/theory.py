@@ -41,7 +41,7 @@ These are derived here from the model's definition (the paper's code is not used
 derivation is written out in docs/raf.md. Both losses are convex, so the replica-symmetric fixed
 point is exact; it is found by damped iteration.
 
-Example:
+Examples:
     >>> t = state_evolution(alpha=2.0, eps=0.2, lam=1.0)               # ridge, lambda 1
     >>> round(t.e_gen, 4), round(t.e_mem, 3)                           # the paper: 0.2485, 0.216
     (0.2485, 0.216)
@@ -132,7 +132,7 @@ def activation_coefficients(activation: str) -> tuple[float, float, float]:
     """(mu_0, mu_1, mu_star) of an activation under g ~ N(0, 1): mu_0 = E sigma(g), mu_1 =
     E g sigma(g), mu_star^2 = E sigma(g)^2 - mu_0^2 - mu_1^2.
 
-    Example:
+    Examples:
         >>> [round(v, 4) for v in activation_coefficients("sign")]   # 0, sqrt(2/pi), ...
         [0.0, 0.7979, 0.6028]
     """
@@ -151,7 +151,7 @@ def linearize(kernel: DotProduct | RBF) -> DotProduct:
     k'(0) on X X^T / d and mu_star^2 = k(1) - k(0) - k'(0) on the diagonal (its constant part
     k(0) 1 1^T is left out: the labels have mean 0).
 
-    Example:
+    Examples:
         >>> k = linearize(RBF(1.0))
         >>> round(k.mu_1**2, 4), round(k.mu_star**2, 4)    # 2 e^-2, 1 - 3 e^-2
         (0.2707, 0.594)
@@ -264,7 +264,7 @@ def state_evolution(
         ValueError: a parameter out of range, or no convergence in `max_iter` iterations
             (the message names the parameters).
 
-    Example:
+    Examples:
         >>> t = state_evolution(2.0, 0.2, 1e-2, features=RandomFeatures(kappa=1.0))
         >>> round(t.e_gen, 2), round(t.e_mem, 2)          # the paper: 0.40, 0.16
         (0.4, 0.16)
@@ -306,7 +306,7 @@ def bayes_optimal(
     """The Bayes-optimal E_gen of the Rules-and-Facts teacher at `alpha` samples per dimension
     with a fraction `eps` of facts (no learner reaches below it).
 
-    Example:
+    Examples:
         >>> [round(bayes_optimal(a, 0.2).e_gen, 3) for a in (1, 5, 10)]  # paper: .308 .147 .085
         [0.308, 0.147, 0.085]
     """

@@ -2,7 +2,7 @@
 generalize at tau_gen, independent of n, and memorizes its n training points at tau_mem, which
 grows with n.
 
-Example:
+Examples:
     >>> from interp.studies import rf_clocks
     >>> rf_clocks.loglog_slope([100, 200, 400, 800], [133, 764, 2182, 5227]) > 1   # the anchor
     True

@@ -9,7 +9,7 @@ initial loss down to the minimum; tau_mem the first logged step after the minimu
 loss exceeds (1 + `mem_rise`) times the minimum. Times are in steps; multiply by the learning
 rate for the paper's training time.
 
-Example:
+Examples:
     >>> steps = torch.tensor([0, 10, 20, 50, 100, 200])
     >>> test = torch.tensor([[1.0, 0.845, 0.84, 0.90, 1.10, 1.30]]).T    # [steps, models]
     >>> clocks = score_clocks(test, steps)
@@ -100,7 +100,7 @@ def loglog_slope(x: Sequence[float], y: Sequence[float]) -> float:
     """The slope of log y against log x by least squares, over the pairs with y > 0 (a clock
     at -1 never rang and is left out); nan with fewer than two such pairs.
 
-    Example:
+    Examples:
         >>> loglog_slope([100, 200, 400], [100, 200, 400]), loglog_slope([1, 2, 4], [1, 4, 16])
         (1.0, 2.0)
     """

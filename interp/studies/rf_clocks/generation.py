@@ -7,7 +7,7 @@ A run to read is a `DiT` trained on a mixture task, e.g.
 interp.tasks.mixtures.mixture_task(d=8, n=[16, 64, 256]), interp.TrainConfig(loss="edm",
 save_log=8), out=...)`.
 
-Example:
+Examples:
     >>> from interp.tasks.mixtures import mixture_task
     >>> task = mixture_task(d=2, n=[4, 16], seed=0, n_test=256)
     >>> model = interp.DiT(interp.DiTConfig(d=2, d_model=16, n_layers=1, models=2,

@@ -2,7 +2,7 @@
 marked, and the times against n on log-log axes. Each takes what an analysis returned and
 returns a plotly `Figure`; none of them computes science.
 
-Example:
+Examples:
     >>> steps = torch.tensor([0, 10, 100, 1000])
     >>> metrics = {"step": steps, "train_loss": torch.tensor([[1.0], [0.9], [0.7], [0.5]]),
     ...            "test_loss": torch.tensor([[1.0], [0.85], [0.9], [1.2]])}
