@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch import Tensor
+from jaxtyping import Bool, Float, Integer, Shaped
+from torch import Tensor, nn
 
 from interp.tasks.modular import group_order
 
@@ -63,13 +64,13 @@ class Spectrum:
 
     p: int
     matrices: tuple[str, ...]
-    power: Tensor
-    constant: Tensor
-    dominant: Tensor
-    amplitude: Tensor
-    phase: Tensor
-    ipr: Tensor
-    key: Tensor
+    power: Float[Tensor, "*batch neurons freqs"]
+    constant: Float[Tensor, "*batch neurons"]
+    dominant: Integer[Tensor, "*batch neurons"]
+    amplitude: Float[Tensor, "*batch matrices neurons"]
+    phase: Float[Tensor, "*batch matrices neurons"]
+    ipr: Float[Tensor, "*batch neurons"]
+    key: Bool[Tensor, "*batch freqs"]
 
     @property
     def frequencies(self) -> Tensor:
@@ -123,7 +124,7 @@ def _as_matrices(x: Any) -> tuple[Tensor, tuple[str, ...]]:
     )
 
 
-def over_group(rows: Tensor, op: str | None) -> Tensor:
+def over_group(rows: Shaped[Tensor, "*batch p"], op: str | None) -> Shaped[Tensor, "*batch n"]:
     """Rows indexed by residue `[..., p]`, re-indexed as the task's group sees them: by the
     exponent of a primitive root, `[..., p - 1]`, for "multiply" and "divide" (a op b is then
     addition of discrete logs; residue 0 lies outside the group), unchanged for other ops.
@@ -139,7 +140,9 @@ def over_group(rows: Tensor, op: str | None) -> Tensor:
     return rows if order is None else rows[..., order.to(rows.device)]
 
 
-def group_labels(labels: Tensor, p: int, op: str | None) -> tuple[Tensor, Tensor, int]:
+def group_labels(
+    labels: Integer[Tensor, "*batch"], p: int, op: str | None
+) -> tuple[Integer[Tensor, " kept"], Bool[Tensor, "*batch"], int]:
     """Residues as the op's group sees them: `(values, kept, n)`, with `values` the discrete logs
     (exponents of a primitive root) of `labels` for "multiply" and "divide" and `kept` the rows
     whose residue lies in the group (not 0), over a cyclic group of order n = p - 1; the labels
@@ -165,7 +168,7 @@ CHUNK_ELEMENTS = 2**26
 
 
 def extract_frequencies(
-    weights: Any,
+    weights: nn.Module | Float[Tensor, "*batch neurons p"],
     key_threshold: float = 0.5,
     op: str | None = None,
     chunk_elements: int = CHUNK_ELEMENTS,
@@ -293,7 +296,7 @@ def _spectrum(weights: Any, key_threshold: float, op: str | None) -> Spectrum:
     return Spectrum(p, names, power, constant, dominant, amplitude, phase, ipr, key)
 
 
-def fourier_basis(p: int, device: torch.device | str | None = None) -> Tensor:
+def fourier_basis(p: int, device: torch.device | str | None = None) -> Float[Tensor, "p p"]:
     """Orthonormal real Fourier basis of Z_p, `[p, p]`, one basis vector per row.
 
     Rows: the constant, then cos and sin of 2 pi f x / p for f = 1..(p-1)//2 (and, for even p, the
@@ -315,8 +318,10 @@ def fourier_basis(p: int, device: torch.device | str | None = None) -> Tensor:
 
 
 def project_onto_frequencies(
-    weights: Tensor, frequencies: Tensor, keep_constant: bool = False
-) -> Tensor:
+    weights: Float[Tensor, "*batch p"],
+    frequencies: Integer[Tensor, "*batch"] | Bool[Tensor, "*#batch freqs"],
+    keep_constant: bool = False,
+) -> Float[Tensor, "*batch p"]:
     """Project rows indexed by residue onto the cos/sin components of chosen frequencies.
 
     Args:

@@ -1,3 +1,4 @@
+import inspect
 import math
 
 import pytest
@@ -274,13 +275,32 @@ def test_results_stay_on_the_input_device(device):
 
 @pytest.mark.parametrize("bad", [[1.0, 2.0, 3.0], "weights", None, 3.0])
 def test_non_tensor_non_model_raises_type_error(bad):
-    with pytest.raises(TypeError, match="extract_frequencies takes"):
+    # The suite checks signatures (conftest.py): the annotation refuses it first ...
+    with pytest.raises(TypeError, match="extract_frequencies"):
         extract_frequencies(bad)
+    # ... and without the check, as a user runs it, the function's own message does.
+    with pytest.raises(TypeError, match="extract_frequencies takes"):
+        inspect.unwrap(extract_frequencies)(bad)
+
+
+def test_a_wrong_shape_fails_at_the_call_with_both_shapes():
+    weights = torch.randn(3, 5, 11)
+    with pytest.raises(TypeError) as error:
+        project_onto_frequencies(weights, torch.ones(4, dtype=torch.long))  # [3, 5] expected
+    message = str(error.value)
+    # The expected shape, the one received, and what the axes were bound to by the other input.
+    assert "Integer[Tensor, '*batch']" in message and "i64[4]" in message
+    assert "batch=torch.Size([3, 5])" in message and "f32[3,5,11]" in message
+    with pytest.raises(TypeError, match="Float"):
+        extract_frequencies(torch.ones(2, 11, dtype=torch.long))  # integer weights
+    assert project_onto_frequencies(weights, torch.ones(3, 5, dtype=torch.long)).shape == (3, 5, 11)
 
 
 @pytest.mark.parametrize("shape", [(11,), (4, 2), (4, 1)])
 def test_too_small_tensors_raise_value_error(shape):
     with pytest.raises(ValueError):
+        inspect.unwrap(extract_frequencies)(torch.randn(shape))  # unchecked, as a user runs it
+    with pytest.raises((TypeError, ValueError)):  # a 1-D tensor fails the signature first
         extract_frequencies(torch.randn(shape))
 
 

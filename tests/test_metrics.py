@@ -1,3 +1,4 @@
+import inspect
 import math
 import re
 
@@ -144,8 +145,11 @@ def test_evaluate_needs_the_models_p():
 
 def test_evaluate_needs_a_modular_task():
     task = rule_task("parity", d=6, N=8)
+    model = MLP(MLPConfig(p=7, width=4))
+    with pytest.raises(TypeError, match="ModularTask"):  # the signature, checked in the suite
+        evaluate(model, task)
     with pytest.raises(ValueError, match="mlp model takes a 'modular' task, not 'rules'"):
-        evaluate(MLP(MLPConfig(p=7, width=4)), task)
+        inspect.unwrap(evaluate)(model, task)  # unchecked, as a user runs it
 
 
 def test_accuracies_to_dict_and_str():
@@ -182,8 +186,10 @@ def test_first_step_finds_the_first_crossing():
 def test_first_step_checks_shapes():
     with pytest.raises(ValueError, match=r"\[steps, models\] with 2 steps"):
         first_step(torch.zeros(3, 2), [0, 1], 0.5)
-    with pytest.raises(ValueError, match="with 3 steps"):
+    with pytest.raises(TypeError, match="steps models"):  # the signature, checked in the suite
         first_step(torch.zeros(3), [0, 1, 2], 0.5)
+    with pytest.raises(ValueError, match="with 3 steps"):
+        inspect.unwrap(first_step)(torch.zeros(3), [0, 1, 2], 0.5)  # unchecked, as a user runs it
 
 
 def test_accuracies_stack_adds_a_steps_axis():

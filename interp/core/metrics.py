@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
 import torch
+from jaxtyping import Integer, Real
 from torch import Tensor
 
 from interp.tasks.modular import ModularTask
@@ -62,7 +63,11 @@ class Accuracies:
         return "\n".join(rows)
 
 
-def first_step(values: Tensor, steps: Sequence[int] | Tensor, threshold: float) -> Tensor:
+def first_step(
+    values: Real[Tensor, "steps models"],
+    steps: Sequence[int] | Integer[Tensor, " steps"],
+    threshold: float,
+) -> Integer[Tensor, " models"]:
     """The first step at which each model's curve reaches `threshold`.
 
     Args:
