@@ -14,7 +14,12 @@ from threadpoolctl import threadpool_limits
 # Shapes in signatures are checked while the suite runs: the modules below are imported through
 # jaxtyping's hook with beartype, so a tensor of the wrong shape fails at the call, naming the
 # shape it expected and the one it got. (Before anything imports them.)
-TYPE_CHECKED = ["interp.fourier", "interp.core.metrics"]
+TYPE_CHECKED = [
+    "interp.fourier",
+    "interp.core.metrics",
+    "interp.studies.clocks.basins",
+    "interp.studies.label_noise.extraction",
+]
 install_import_hook(TYPE_CHECKED, "beartype.beartype")
 
 # Tiny tensors: one thread each for torch and for numpy/scikit-learn's BLAS (the probes), so a

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from jaxtyping import Float
 from torch import Tensor
 from tqdm.auto import tqdm
 
@@ -76,14 +77,14 @@ def _check_sigmas(sigmas: Tensor) -> None:
 @torch.no_grad()
 def basin_returns(
     denoiser: Denoiser,
-    targets: Tensor,
-    sigmas: Tensor,
+    targets: Float[Tensor, "*models targets d"],
+    sigmas: Float[Tensor, " levels"],
     repeats: int = 16,
     steps: int = 18,
     generator: torch.Generator | None = None,
     sigma_min: float = 0.002,
     rho: float = 7.0,
-) -> Tensor:
+) -> Float[Tensor, "*models targets levels"]:
     """How often the deterministic sampler, started at target + sigma n, returns to the target.
 
     All T x K x R starts run in one `heun_sample` call, each with its own schedule from its
@@ -137,7 +138,9 @@ def basin_returns(
     return back.float().mean(-1)
 
 
-def basin_radius(returns: Tensor, sigmas: Tensor, level: float = 0.5) -> Tensor:
+def basin_radius(
+    returns: Float[Tensor, "*batch levels"], sigmas: Float[Tensor, " levels"], level: float = 0.5
+) -> Float[Tensor, "*batch"]:
     """The largest sigma up to which a target keeps returning at least `level` of the time.
 
     The radius is sigma_k for the largest k such that the return rate is >= `level` at sigma_k
@@ -175,8 +178,8 @@ def basin_radius(returns: Tensor, sigmas: Tensor, level: float = 0.5) -> Tensor:
 
 def measure_basins(
     denoiser: Denoiser,
-    targets: Tensor,
-    sigmas: Tensor,
+    targets: Float[Tensor, "*models targets d"],
+    sigmas: Float[Tensor, " levels"],
     repeats: int = 16,
     level: float = 0.5,
     steps: int = 18,

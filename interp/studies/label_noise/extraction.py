@@ -40,6 +40,7 @@ from dataclasses import fields
 from pathlib import Path
 
 import torch
+from jaxtyping import Bool
 from torch import Tensor, nn
 
 from interp.core.device import resolve_device
@@ -235,7 +236,7 @@ def symmetry_baseline(
     return accuracies(pred, task)
 
 
-def prune(model: MLP, keep: Tensor) -> MLP:
+def prune(model: MLP, keep: Bool[Tensor, "models neurons"]) -> MLP:
     """Zero every neuron not in `keep` (its U, V rows, W column and input bias).
 
     Args:
