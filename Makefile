@@ -12,7 +12,7 @@ report:
 	$(PY) examples/report.py --out reports
 
 test:
-	scripts/install.sh test,ray,tracking,docs
+	scripts/install.sh test,ray,tracking,docs,notebooks
 	$(PY) -m ruff check .
 	$(PY) -m pytest -q
 
