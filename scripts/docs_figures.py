@@ -1,0 +1,99 @@
+"""Write the figures of the documentation site's guides into docs/img/ as PNGs, from the shipped
+runs, with the library's own analyses and plots (the figures the examples and `interp report`
+write as HTML). Needs the `png` extra (kaleido >= 1) and a Chromium; about 2.5 minutes on a
+2-core CPU, most of it the basin curve.
+
+    python scripts/docs_figures.py [--only headline,rule_and_memory,two_clocks]
+
+headline_*: the 80%-noise run's report figures (training with the extracted test accuracy, the
+extraction methods against the baselines, the raw spectrum); rule_and_memory_*: its partition,
+logit circuit and kept-fraction figures; two_clocks_*: examples/clocks_demo.py's clocks and
+basin figures of the shipped diffusion run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import plotly.io
+import torch
+
+import interp
+from interp.studies import clocks as clocks_study
+from interp.studies.clocks import plots as clock_plots
+from interp.studies.label_noise.report import HEIGHTS, build_report
+
+ROOT = Path(__file__).resolve().parent.parent
+IMG = ROOT / "docs" / "img"
+NOISY = ROOT / "checkpoints" / "add_p97_noise080"
+DIT = ROOT / "checkpoints" / "dit_group2_d16"
+# report section id -> the guide's file name
+REPORT_FIGURES = {
+    "training": "headline_training",
+    "extraction": "headline_extraction",
+    "spectrum": "headline_spectrum",
+    "partition_ipr": "rule_and_memory_partition_ipr",
+    "circuit": "rule_and_memory_circuit",
+    "kept_fraction": "rule_and_memory_kept_fraction",
+}
+
+
+def label_noise() -> None:
+    report = build_report(NOISY, device="cpu")
+    sections = [s for s in report.sections if s.id in REPORT_FIGURES]
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = [Path(tmp) / f"{s.id}.png" for s in sections]
+        plotly.io.write_images(
+            [s.figure for s in sections],
+            paths,
+            width=1100,
+            height=[HEIGHTS.get(s.id, 450) for s in sections],
+        )
+        for section, path in zip(sections, paths):
+            shutil.copy(path, IMG / f"{REPORT_FIGURES[section.id]}.png")
+
+
+def two_clocks() -> None:
+    run = interp.load_run(DIT)
+    task = run.task
+    labels = [f"N={n}" for n in task.N]
+    steps, stats = interp.generation_curve(run, samples=512, device="cpu")
+    threshold = clocks_study.threshold_above_chance(task.chance_rate)
+    clocks = interp.measure_clocks(stats, steps, rule_threshold=threshold)
+    steps_b, radii = interp.basin_curve(run, device="cpu")
+    figures = {"two_clocks_clocks": clock_plots.clocks_figure(steps, stats, clocks, labels=labels)}
+    for m, label in enumerate(labels):
+        figure = clock_plots.basin_radii(steps_b, radii["training"][:, m], radii["novel"][:, m])
+        figure.update_layout(title=f"Basin radius of training and unseen valid strings, {label}")
+        figures[f"two_clocks_basins_{label.replace('=', '')}"] = figure
+    plotly.io.write_images(
+        list(figures.values()), [IMG / f"{name}.png" for name in figures], width=1100, height=450
+    )
+
+
+GUIDES = {"headline": label_noise, "rule_and_memory": label_noise, "two_clocks": two_clocks}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--only", default=",".join(GUIDES), help="comma-separated guides")
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    wanted = args.only.split(",")
+    unknown = [g for g in wanted if g not in GUIDES]
+    if unknown:
+        parser.error(f"unknown guide {unknown[0]!r}; guides: {', '.join(GUIDES)}")
+    IMG.mkdir(parents=True, exist_ok=True)
+    for job in dict.fromkeys(GUIDES[g] for g in wanted):  # each job once
+        start = time.perf_counter()
+        job()
+        print(f"{job.__name__}: {time.perf_counter() - start:.0f} s")
+    print(f"wrote {IMG}")
+
+
+if __name__ == "__main__":
+    main()
