@@ -1,10 +1,11 @@
 """Write the figures of the documentation site's guides into docs/img/ as PNGs, from the shipped
 runs, with the library's own analyses and plots (the figures the examples and `interp report`
-write as HTML). Needs the `png` extra (kaleido >= 1) and a Chromium; about 2.5 minutes on a
-2-core CPU, most of it the basin curve.
+write as HTML). Needs the `png` extra (kaleido >= 1) and a Chromium; about 5 minutes on a
+2-core CPU for all (the basin curve and the fact-capacity sweep take most of it).
 
-    python scripts/docs_figures.py [--only headline,rule_and_memory,two_clocks]
+    python scripts/docs_figures.py [--only headline,rule_and_memory,two_clocks,posterior,facts]
 
+posterior_*, facts_*: the figures of examples/posterior.py and examples/fact_capacity.py.
 headline_*: the 80%-noise run's report figures (training with the extracted test accuracy, the
 extraction methods against the baselines, the raw spectrum); rule_and_memory_*: its partition,
 logit circuit and kept-fraction figures; two_clocks_*: examples/clocks_demo.py's clocks and
@@ -14,7 +15,9 @@ basin figures of the shipped diffusion run.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -75,7 +78,42 @@ def two_clocks() -> None:
     )
 
 
-GUIDES = {"headline": label_noise, "rule_and_memory": label_noise, "two_clocks": two_clocks}
+def _example(name: str, argv: list[str], prefix: str) -> None:
+    """Run `examples/<name>.py` with `argv`, writing the figures it writes (through
+    `write_figures`) as docs/img/<prefix>_<figure>.png instead of HTML."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "examples" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+    def as_png(figures: dict, out: object) -> list[Path]:
+        paths = [IMG / f"{prefix}_{stem}.png" for stem in figures]
+        plotly.io.write_images(list(figures.values()), paths, width=1100, height=500)
+        return paths
+
+    module.write_figures = as_png
+    argv_before = sys.argv
+    sys.argv = [name, *argv]
+    try:
+        module.main()
+    finally:
+        sys.argv = argv_before
+
+
+def posterior() -> None:
+    _example("posterior", [], "posterior")
+
+
+def facts() -> None:
+    _example("fact_capacity", ["--threads", "2"], "facts")
+
+
+GUIDES = {
+    "headline": label_noise,
+    "rule_and_memory": label_noise,
+    "two_clocks": two_clocks,
+    "posterior": posterior,
+    "facts": facts,
+}
 
 
 def main() -> None:
