@@ -54,6 +54,7 @@ import os
 import shlex
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 from interp.version import FORMAT, FORMAT_VERSION, __version__
@@ -150,6 +151,33 @@ def no_repeats(args: argparse.Namespace, names: Sequence[str]) -> None:
 def device_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda:1")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def tracking_options(parser: argparse.ArgumentParser) -> None:
+    """`--tensorboard DIR` and `--wandb DIR`: send the training metrics to a tracker."""
+    group = parser.add_argument_group("experiment tracking (the tracking extra)")
+    group.add_argument("--tensorboard", type=Path, metavar="DIR", help="TensorBoard logdir")
+    group.add_argument("--wandb", type=Path, metavar="DIR", help="offline W&B runs under DIR")
+
+
+def loggers(args: argparse.Namespace) -> list[Any]:
+    """The loggers `tracking_options` asked for, each checked to be installed before training."""
+    import importlib.util
+
+    from interp.core.tracking import TensorBoard, WandB
+
+    chosen = []
+    for flag, module, make in (
+        ("tensorboard", "tensorboard", TensorBoard),
+        ("wandb", "wandb", WandB),
+    ):
+        folder = getattr(args, flag, None)
+        if folder is None:
+            continue
+        if importlib.util.find_spec(module) is None:
+            raise ValueError(f"--{flag} needs {module}: pip install -e .[tracking]")
+        chosen.append(make(folder))
+    return chosen
 
 
 def add_arguments(command: str, parser: argparse.ArgumentParser) -> None:

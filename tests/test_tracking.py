@@ -72,8 +72,10 @@ def _wandb_records(path):
     return records
 
 
-def test_wandb_offline_runs_hold_every_models_history_config_and_tags(tmp_path):
+def test_wandb_offline_runs_hold_every_models_history_config_and_tags(tmp_path, monkeypatch):
     pytest.importorskip("wandb")
+    for name in ("WANDB_CONFIG_DIR", "WANDB_CACHE_DIR", "WANDB_DATA_DIR"):  # nothing shared
+        monkeypatch.setenv(name, str(tmp_path / name.lower()))
     result = _train(tmp_path, [WandB(tmp_path / "wb")])
     logs = sorted((tmp_path / "wb" / "wandb").glob("offline-run-*/run-*.wandb"))
     assert len(logs) == 2  # one W&B run per model
@@ -155,3 +157,19 @@ def test_no_tracker_is_imported_unless_asked_for():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
     assert torch.get_num_threads() >= 1
+
+
+def test_the_command_line_sends_training_to_tensorboard(tmp_path, capsys):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from interp.cli import main
+
+    argv = ["train", "modular", "--p", "7", "--width", "8", "--noise", "0.0", "0.5", "--epochs",
+            "4", "--log-every", "2", "--out", str(tmp_path / "run"), "--tensorboard",
+            str(tmp_path / "tb"), "--no-progress"]  # fmt: skip
+    assert main(argv) == 0, capsys.readouterr().err
+    for i in range(2):
+        events = EventAccumulator(str(tmp_path / "tb" / "run" / f"model_{i:03d}"))
+        events.Reload()
+        assert [e.step for e in events.Scalars("train_loss")] == [0, 2, 4]

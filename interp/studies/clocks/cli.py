@@ -12,7 +12,7 @@ import itertools
 from pathlib import Path
 from typing import Any
 
-from interp.cli import device_options, no_repeats, print_json
+from interp.cli import device_options, loggers, no_repeats, print_json, tracking_options
 from interp.core.device import resolve_device
 from interp.core.runs import Run, check_new_folder, load_run
 from interp.core.training import TrainConfig
@@ -67,6 +67,7 @@ def add_train_arguments(rules: argparse.ArgumentParser) -> None:
     rules.add_argument("--save-every", type=int, default=0, help="checkpoint every k steps")
     rules.add_argument("--save-log", type=int, default=30, help="log-spaced checkpoints")
     device_options(rules)
+    tracking_options(rules)
 
 
 def add_arguments(command: str, parser: argparse.ArgumentParser) -> None:
@@ -138,6 +139,7 @@ def train(args: argparse.Namespace, command: str) -> None:
         save_every=args.save_every,
         save_log=args.save_log,
     )
+    trackers = loggers(args)
     check_new_folder(args.out, "choose a new folder (or `interp resume` the run there)")
     print(f"rule {args.rule}, d {task.d}" + (f", group {args.group}" if args.group else ""))
     print("model  seed       N")
@@ -152,6 +154,7 @@ def train(args: argparse.Namespace, command: str) -> None:
         device=device,
         progress=not args.no_progress,
         command=command,
+        loggers=trackers,
     )
     loss = result.metrics["train_loss"][-1]
     print(f"final loss, step {int(result.metrics['step'][-1])}")

@@ -16,7 +16,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from interp.cli import device_options, no_repeats, print_json
+from interp.cli import device_options, loggers, no_repeats, print_json, tracking_options
 from interp.core.device import resolve_device
 from interp.core.metrics import Accuracies, evaluate
 from interp.core.runs import Run, check_new_folder, load_run, parse_step_file, save_model
@@ -64,6 +64,7 @@ def add_train_arguments(modular: argparse.ArgumentParser) -> None:
     modular.add_argument("--save-every", type=int, default=0, help="checkpoint every k steps")
     modular.add_argument("--save-log", type=int, default=10, help="log-spaced checkpoints")
     device_options(modular)
+    tracking_options(modular)
 
 
 def add_arguments(command: str, parser: argparse.ArgumentParser) -> None:
@@ -128,7 +129,7 @@ def _sweep(args: argparse.Namespace) -> None:
                "save_log": args.save_log},
     )  # fmt: skip
     result = sweep(shards, args.out, ray=args.ray, retries=args.retries, device=args.device,
-                   progress=not args.no_progress)  # fmt: skip
+                   progress=not args.no_progress, loggers=loggers(args))  # fmt: skip
     if args.json:
         print_json({"root": str(args.out), "table": result.table, "failed": result.failed,
                     "seconds": result.seconds})  # fmt: skip
@@ -180,6 +181,7 @@ def train(args: argparse.Namespace, command: str) -> None:
         save_every=args.save_every,
         save_log=args.save_log,
     )
+    trackers = loggers(args)
     outs = {w: args.out if len(args.width) == 1 else args.out / f"width_{w}" for w in args.width}
     for out in outs.values():
         check_new_folder(out, "choose a new folder (or `interp resume` the run there)")
@@ -198,6 +200,7 @@ def train(args: argparse.Namespace, command: str) -> None:
             device=device,
             progress=not args.no_progress,
             command=command,
+            loggers=trackers,
         )
         print(f"final accuracies, width {width}, step {args.epochs}")
         print(evaluate(result.model, task))

@@ -12,7 +12,7 @@ import argparse
 import itertools
 from pathlib import Path
 
-from interp.cli import device_options, no_repeats, print_json
+from interp.cli import device_options, loggers, no_repeats, print_json, tracking_options
 from interp.core.device import resolve_device
 from interp.core.runs import check_new_folder, load_run
 from interp.core.training import TrainConfig
@@ -54,6 +54,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-log", type=int, default=80, help="extra log-spaced metrics")
     parser.add_argument("--save-log", type=int, default=8, help="log-spaced checkpoints")
     device_options(parser)
+    tracking_options(parser)
 
 
 def add_arguments(command: str, parser: argparse.ArgumentParser) -> None:
@@ -100,6 +101,7 @@ def train(args: argparse.Namespace, command: str) -> None:
         log_log=args.log_log,
         save_log=args.save_log,
     )
+    trackers = loggers(args)
     check_new_folder(args.out, "choose a new folder (or `interp resume` the run there)")
     print(f"d {args.d}, p {args.p}, t {args.t}, lr {train_config.lr[0]:.4g}")
     print("model  seed       n")
@@ -113,6 +115,7 @@ def train(args: argparse.Namespace, command: str) -> None:
         device=device,
         progress=not args.no_progress,
         command=command,
+        loggers=trackers,
     )
     print(score_clocks(result.metrics["test_loss"], result.metrics["step"]))
 
