@@ -18,6 +18,8 @@ TYPE_CHECKED = [
     "interp.fourier",
     "interp.core.metrics",
     "interp.studies.clocks.basins",
+    "interp.studies.clocks.clocks",
+    "interp.studies.clocks.generation",
     "interp.studies.label_noise.extraction",
 ]
 install_import_hook(TYPE_CHECKED, "beartype.beartype")

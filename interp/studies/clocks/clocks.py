@@ -28,6 +28,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 import torch
+from jaxtyping import Bool, Shaped
 from torch import Tensor
 
 from interp.core.metrics import first_step
@@ -152,10 +153,10 @@ def exact_matches(samples: Tensor, training: Tensor, mask: Tensor | None = None)
 
 
 def generation_stats(
-    samples: Tensor,
+    samples: Shaped[Tensor, "models samples d"],
     valid_fn: Callable[[Tensor], Tensor],
-    training: Tensor,
-    mask: Tensor | None = None,
+    training: Shaped[Tensor, "*models train d"],
+    mask: Bool[Tensor, "*models train"] | None = None,
 ) -> GenerationStats:
     """Valid, memorized and novel-valid fractions of each model's generated bit strings.
 

@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
+from jaxtyping import Integer
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
@@ -51,7 +52,7 @@ CURVE_CHUNK_SAMPLES = 16 * 512
 @torch.no_grad()
 def generate(
     model: nn.Module, samples: int, generator: torch.Generator | None = None, steps: int = 18
-) -> Tensor:
+) -> Integer[Tensor, "models samples d"]:
     """`samples` strings from each model of a generative ensemble: `[models, samples, d]` long
     bits, on the model's device.
 
