@@ -1,11 +1,12 @@
 """Write the figures of the documentation site's guides into docs/img/ as PNGs, from the shipped
 runs, with the library's own analyses and plots (the figures the examples and `interp report`
 write as HTML). Needs the `png` extra (kaleido >= 1) and a Chromium; about 5 minutes on a
-2-core CPU for all (the basin curve and the fact-capacity sweep take most of it).
+2-core CPU for all but rf_clocks (the basin curve and the fact-capacity sweep take most of it).
 
-    python scripts/docs_figures.py [--only headline,rule_and_memory,two_clocks,posterior,facts]
+    python scripts/docs_figures.py [--only headline,rule_and_memory,two_clocks,posterior,facts,...]
 
-posterior_*, facts_*: the figures of examples/posterior.py and examples/fact_capacity.py.
+posterior_*, facts_*, rf_clocks_*: the figures of examples/posterior.py, fact_capacity.py and
+rf_clocks.py (which trains its runs into runs/docs_figures/ first, about 45 minutes).
 headline_*: the 80%-noise run's report figures (training with the extracted test accuracy, the
 extraction methods against the baselines, the raw spectrum); rule_and_memory_*: its partition,
 logit circuit and kept-fraction figures; two_clocks_*: examples/clocks_demo.py's clocks and
@@ -107,12 +108,18 @@ def facts() -> None:
     _example("fact_capacity", ["--threads", "2"], "facts")
 
 
+def rf_clocks() -> None:
+    # Trains its runs (about 45 minutes on a 2-core CPU), or reuses them on a rerun.
+    _example("rf_clocks", ["--runs", str(ROOT / "runs" / "docs_figures")], "rf_clocks")
+
+
 GUIDES = {
     "headline": label_noise,
     "rule_and_memory": label_noise,
     "two_clocks": two_clocks,
     "posterior": posterior,
     "facts": facts,
+    "rf_clocks": rf_clocks,
 }
 
 
