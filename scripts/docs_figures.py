@@ -6,7 +6,8 @@ write as HTML). Needs the `png` extra (kaleido >= 1) and a Chromium; about 5 min
     python scripts/docs_figures.py [--only headline,rule_and_memory,two_clocks,posterior,facts,...]
 
 posterior_*, facts_*, rf_clocks_*: the figures of examples/posterior.py, fact_capacity.py and
-rf_clocks.py (which trains its runs into runs/docs_figures/ first, about an hour).
+rf_clocks.py --sweeps anchor (which trains its run into runs/docs_figures/ first, about half
+an hour).
 headline_*: the 80%-noise run's report figures (training with the extracted test accuracy, the
 extraction methods against the baselines, the raw spectrum); rule_and_memory_*: its partition,
 logit circuit and kept-fraction figures; two_clocks_*: examples/clocks_demo.py's clocks and
@@ -109,8 +110,13 @@ def facts() -> None:
 
 
 def rf_clocks() -> None:
-    # Trains its runs (about an hour on a 2-core CPU), or reuses them on a rerun.
-    _example("rf_clocks", ["--runs", str(ROOT / "runs" / "docs_figures")], "rf_clocks")
+    # The anchor sweep (their recipe): trains its run (about half an hour on a 2-core CPU), or
+    # reuses it on a rerun.
+    _example(
+        "rf_clocks",
+        ["--runs", str(ROOT / "runs" / "docs_figures"), "--sweeps", "anchor"],
+        "rf_clocks",
+    )
 
 
 GUIDES = {
