@@ -4,10 +4,13 @@ under `tmp`, a fresh temporary folder."""
 
 from __future__ import annotations
 
+import sys
+import types
 from pathlib import Path
 
 import pytest
 import torch
+from beartype import BeartypeConf, beartype
 from jaxtyping import install_import_hook
 from threadpoolctl import threadpool_limits
 
@@ -17,12 +20,18 @@ from threadpoolctl import threadpool_limits
 TYPE_CHECKED = [
     "interp.fourier",
     "interp.core.metrics",
+    "interp.diffusion.edm",
     "interp.studies.clocks.basins",
     "interp.studies.clocks.clocks",
     "interp.studies.clocks.generation",
     "interp.studies.label_noise.extraction",
 ]
-install_import_hook(TYPE_CHECKED, "beartype.beartype")
+# beartype with PEP 484's numeric tower (an int is a valid float, as for every type checker),
+# named by a module path as the hook wants it.
+_checker = types.ModuleType("_interp_typechecker")
+_checker.beartype = beartype(conf=BeartypeConf(is_pep484_tower=True))
+sys.modules[_checker.__name__] = _checker
+install_import_hook(TYPE_CHECKED, "_interp_typechecker.beartype")
 
 # Tiny tensors: one thread each for torch and for numpy/scikit-learn's BLAS (the probes), so a
 # 2-core CI machine is not oversubscribed.

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import torch
+from jaxtyping import Float
 from torch import Tensor
 
 __all__ = [
@@ -251,7 +252,9 @@ def _check_sigmas(sigmas: Tensor, x: Tensor) -> Tensor:
 
 
 @torch.no_grad()
-def heun_sample(denoiser: Denoiser, x: Tensor, sigmas: Tensor) -> Tensor:
+def heun_sample(
+    denoiser: Denoiser, x: Float[Tensor, "*batch d"], sigmas: Float[Tensor, " levels *schedule"]
+) -> Float[Tensor, "*batch d"]:
     """Deterministic EDM sampler (Karras et al. 2022, Algorithm 1): Heun's method on the
     probability-flow ODE, Euler on the last step (to sigma = 0, where the slope is undefined).
 
@@ -311,14 +314,14 @@ def heun_step(denoiser: Denoiser, x: Tensor, t: Tensor, t_next: Tensor) -> Tenso
 @torch.no_grad()
 def stochastic_sample(
     denoiser: Denoiser,
-    x: Tensor,
-    sigmas: Tensor,
+    x: Float[Tensor, "*batch d"],
+    sigmas: Float[Tensor, " levels *schedule"],
     churn: float = 40.0,
     noise: float = 1.003,
     generator: torch.Generator | None = None,
     churn_min: float = 0.05,
     churn_max: float = 50.0,
-) -> Tensor:
+) -> Float[Tensor, "*batch d"]:
     """Stochastic EDM sampler (Karras et al. 2022, Algorithm 2): before each Heun step, raise the
     noise level from t to t_hat = (1 + gamma) t by adding fresh noise, then step to t_next.
 
@@ -378,8 +381,8 @@ def sample(
     sigma_max: float = 80.0,
     rho: float = 7.0,
     device: torch.device | str | None = None,
-    noise: Tensor | None = None,
-) -> Tensor:
+    noise: Float[Tensor, "*batch d"] | None = None,
+) -> Float[Tensor, "*batch d"]:
     """Draw x ~ N(0, sigma_max^2 I) of `shape` and sample it down to sigma = 0.
 
     Args:
