@@ -25,7 +25,13 @@ TYPE_CHECKED = [
     "interp.studies.clocks.clocks",
     "interp.studies.clocks.generation",
     "interp.studies.label_noise.extraction",
-]
+    "interp.core.hooks",
+    "interp.core.tracking",
+    "interp.studies.label_noise.partition",
+    "interp.studies.label_noise.race",
+    "interp.diffusion.memorization",
+]  # not the task configs (their fields take lists and normalize them to tuples) nor the sweep
+# engine (Ray pickles its functions; the checked wrappers do not pickle)
 # beartype with PEP 484's numeric tower (an int is a valid float, as for every type checker),
 # named by a module path as the hook wants it.
 _checker = types.ModuleType("_interp_typechecker")
