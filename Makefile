@@ -25,4 +25,4 @@ bench:
 docs:
 	scripts/install.sh docs
 	$(PY) scripts/cli_docs.py --check
-	$(PY) -m mkdocs build --strict
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict
