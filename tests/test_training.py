@@ -101,6 +101,12 @@ def _grads(params: dict, step: int) -> dict[str, torch.Tensor]:
             ),
         ),
         (
+            TrainConfig(lr=(1e-2, 3e-2), weight_decay=(0.0, 20.0), optimizer="adam"),
+            lambda p, lr, wd: torch.optim.Adam(
+                p, lr=lr, betas=(0.9, 0.98), eps=1e-8, weight_decay=wd, foreach=False
+            ),
+        ),
+        (
             TrainConfig(lr=(0.1, 0.05), weight_decay=(0.0, 0.3), optimizer="sgd", momentum=0.9),
             lambda p, lr, wd: torch.optim.SGD(
                 p, lr=lr, momentum=0.9, weight_decay=wd, foreach=False
@@ -111,7 +117,7 @@ def _grads(params: dict, step: int) -> dict[str, torch.Tensor]:
             lambda p, lr, wd: torch.optim.SGD(p, lr=lr, weight_decay=wd, foreach=False),
         ),
     ],
-    ids=["adamw", "adamw-betas", "sgd-momentum", "sgd"],
+    ids=["adamw", "adamw-betas", "adam-l2", "sgd-momentum", "sgd"],
 )
 def test_batched_optimizer_matches_torch_step_by_step(config, reference):
     params = _params(2)
@@ -269,7 +275,7 @@ def test_checkpoint_schedule(steps, every, log, expected):
 @pytest.mark.parametrize(
     "kwargs, bad",
     [
-        (dict(optimizer="adam"), "adam"),
+        (dict(optimizer="adagrad"), "adagrad"),
         (dict(loss="l1"), "l1"),
         (dict(lr=-1e-3), "-0.001"),
         (dict(lr=[1e-2, -1.0]), "-1.0"),

@@ -1,4 +1,8 @@
-"""The optimizer of the one loop: AdamW or SGD with one learning rate and weight decay per model.
+"""The optimizer of the one loop: AdamW, Adam or SGD with one learning rate and weight decay per
+model. AdamW decays the weights apart from the gradient (`torch.optim.AdamW`); Adam adds the
+L2 gradient wd * w to the loss gradient before its moments (`torch.optim.Adam`), so a large
+weight decay there is normalized like any gradient and pulls every weight toward 0 at about
+lr per step.
 
 Examples:
     >>> w = torch.zeros(2, 3, requires_grad=True)             # two models' weights
@@ -22,10 +26,10 @@ __all__ = ["BatchedOptimizer"]
 
 
 class BatchedOptimizer:
-    """AdamW or SGD whose learning rate and weight decay are `[models]` tensors: broadcast over
-    the leading models axis of a stacked parameter, or taken at the model's index for a
-    parameter that belongs to one model (`Ensemble.parameter_models`). AdamW follows
-    `torch.optim.AdamW` exactly."""
+    """AdamW, Adam or SGD whose learning rate and weight decay are `[models]` tensors: broadcast
+    over the leading models axis of a stacked parameter, or taken at the model's index for a
+    parameter that belongs to one model (`Ensemble.parameter_models`). AdamW and Adam follow
+    `torch.optim.AdamW` and `torch.optim.Adam` exactly."""
 
     def __init__(self, params: dict[str, tuple[Tensor, int | None]], cfg: Any, models: int) -> None:
         self.params = params
@@ -35,7 +39,8 @@ class BatchedOptimizer:
         self.wd = torch.tensor(cfg.per_model("weight_decay", models), device=device)
         self.step_count = 0
         self.decays = bool((self.wd != 0).any())
-        buffers = ("exp_avg", "exp_avg_sq") if cfg.optimizer == "adamw" else ("momentum",)
+        adam = cfg.optimizer in ("adamw", "adam")
+        buffers = ("exp_avg", "exp_avg_sq") if adam else ("momentum",)
         self.state = {
             f"{b}.{n}": torch.zeros_like(p) for n, (p, _) in params.items() for b in buffers
         }
@@ -50,11 +55,13 @@ class BatchedOptimizer:
         for name, (p, model) in self.params.items():
             g = p.grad
             lr, wd = self._per_model(self.lr, p, model), self._per_model(self.wd, p, model)
-            if self.cfg.optimizer == "adamw":
+            if self.cfg.optimizer in ("adamw", "adam"):
                 b1, b2 = self.cfg.betas
                 m, v = self.state[f"exp_avg.{name}"], self.state[f"exp_avg_sq.{name}"]
-                if self.decays:  # x 1.0 changes nothing: skip the pass
+                if self.decays and self.cfg.optimizer == "adamw":  # x 1.0 changes nothing
                     p.mul_(1 - lr * wd)
+                elif self.decays:  # Adam: the L2 term joins the gradient
+                    g = g + wd * p
                 m.lerp_(g, 1 - b1)
                 v.mul_(b2).addcmul_(g, g, value=1 - b2)
                 denom = v.sqrt().div_(math.sqrt(1 - b2**t)).add_(1e-8)

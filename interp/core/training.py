@@ -64,7 +64,7 @@ __all__ = [
     "BatchedOptimizer",
 ]
 
-OPTIMIZERS = ("adamw", "sgd")
+OPTIMIZERS = ("adamw", "adam", "sgd")
 
 
 class NonFiniteError(ValueError):
@@ -90,9 +90,9 @@ class TrainConfig:
     Attributes:
         steps: optimizer updates (epochs when full batch).
         lr: learning rate(s).
-        weight_decay: decoupled weight decay(s) (AdamW), or L2 added to the gradient (SGD).
-        optimizer: "adamw" or "sgd".
-        betas: AdamW betas (Doshi et al.: 0.9, 0.98).
+        weight_decay: decoupled weight decay(s) (AdamW), or L2 added to the gradient (Adam, SGD).
+        optimizer: "adamw" (decoupled weight decay), "adam" (L2 added to the gradient) or "sgd".
+        betas: AdamW and Adam betas (Doshi et al.: 0.9, 0.98).
         momentum: SGD momentum.
         loss: what the model kind's objective accepts: "mse" (on one-hot targets, mean over
             examples and classes) or "ce" for an MLP; "edm" for a DiT; "ce" (next bit) for a GPT;
