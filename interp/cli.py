@@ -167,15 +167,12 @@ def loggers(args: argparse.Namespace) -> list[Any]:
     from interp.core.tracking import TensorBoard, WandB
 
     chosen = []
-    for flag, module, make in (
-        ("tensorboard", "tensorboard", TensorBoard),
-        ("wandb", "wandb", WandB),
-    ):
+    for flag, make in (("tensorboard", TensorBoard), ("wandb", WandB)):  # flag = package name
         folder = getattr(args, flag, None)
         if folder is None:
             continue
-        if importlib.util.find_spec(module) is None:
-            raise ValueError(f"--{flag} needs {module}: pip install -e .[tracking]")
+        if importlib.util.find_spec(flag) is None:
+            raise ValueError(f"--{flag} needs {flag}: pip install -e .[tracking]")
         chosen.append(make(folder))
     return chosen
 
