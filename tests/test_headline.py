@@ -16,7 +16,7 @@ from interp.core.runs import load_run
 from interp.core.training import TrainConfig, train
 from interp.models.mlp import MLP, MLPConfig
 from interp.studies.label_noise.extraction import (
-    EXTRACTION_METHODS,
+    FOURIER_METHODS,
     compare_extraction,
     extract,
     extraction_curve,
@@ -60,9 +60,9 @@ def test_logits_method_scores_what_the_pooled_labels_score(noisy80):
 
 def test_extraction_curve_follows_the_saved_steps(noisy80):
     result, run = noisy80
-    steps, curve = extraction_curve(run, methods=EXTRACTION_METHODS)
+    steps, curve = extraction_curve(run, methods=FOURIER_METHODS)
     assert steps == run.steps and steps[0] == 0 and steps[-1] == 150
-    assert set(curve) == {"raw", *EXTRACTION_METHODS, "baseline", "pooled baseline"}
+    assert set(curve) == {"raw", *FOURIER_METHODS, "baseline", "pooled baseline"}
     for acc in curve.values():
         assert acc.test.shape == (len(steps), len(SEEDS))
     final = evaluate(run.model(), run.task)

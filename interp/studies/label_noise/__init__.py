@@ -11,9 +11,11 @@ Examples:
     1.0
 """
 
+from interp.studies.label_noise.agnostic import GroupLaw, find_group_law, project_over_law
 from interp.studies.label_noise.circuit import Circuit, logit_circuit
 from interp.studies.label_noise.extraction import (
     EXTRACTION_METHODS,
+    FOURIER_METHODS,
     compare_extraction,
     extract,
     extraction_curve,
@@ -36,16 +38,20 @@ __all__ = [
     "repeats",
     "Circuit",
     "EXTRACTION_METHODS",
+    "FOURIER_METHODS",
+    "GroupLaw",
     "PARTITION_METHODS",
     "Partition",
     "ablation_effects",
     "compare_extraction",
     "extract",
     "extraction_curve",
+    "find_group_law",
     "heldout_split",
     "kept_fraction_curve",
     "logit_circuit",
     "partition_neurons",
+    "project_over_law",
     "prune",
     "symmetry_baseline",
 ]

@@ -27,7 +27,7 @@ from interp.tasks.modular import OPS, modular_task
 
 __all__ = ["add_train_arguments", "train", "add_arguments", "run"]
 
-EXTRACTION_METHODS = ("neuron", "key", "logits")  # interp.extract's methods
+EXTRACTION_METHODS = ("neuron", "key", "logits", "agnostic")  # interp.extract's methods
 SYMMETRY_NOTE = (
     "note: 'logits' averages the network's outputs over each class of pairs with the same "
     "a op b, which alone recovers each class's majority training label; read it against the "

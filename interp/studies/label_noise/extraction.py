@@ -8,6 +8,10 @@ Methods (`interp.extract(model, method=...)`):
   Weight space too.
 - "logits": Nanda et al.'s restricted logits: keep only the cos/sin(2 pi f (s - c) / p)
   components of the logit table, s = a op b, for the key frequencies f.
+- "agnostic": told nothing (no op, no Fourier basis): find the group law in the weights
+  (`agnostic.find_group_law`), then "neuron" over the found labels. Slower (a search; about a
+  second per model at p 31 on a CPU core, a minute at p 97) and limited to where the rule
+  outweighs the memorized labels in pooled votes (docs/noise_frontier.md).
 
 A trap (see DESIGN.md): "logits" fits one function of (s - c) to the network's whole logit
 table, so it averages the outputs along each symmetry class (all pairs with the same s) and then
@@ -49,10 +53,12 @@ from interp.core.runs import Run, load_run
 from interp.fourier import extract_frequencies, over_group, project_onto_frequencies
 from interp.models.mlp import MLP
 from interp.models.restricted import RestrictedLogits
+from interp.studies.label_noise.agnostic import find_group_law, project_over_law
 from interp.tasks.modular import OPS, ModularTask, group_order
 
 __all__ = [
     "EXTRACTION_METHODS",
+    "FOURIER_METHODS",
     "extract",
     "compare_extraction",
     "extraction_curve",
@@ -60,7 +66,9 @@ __all__ = [
     "prune",
 ]
 
-EXTRACTION_METHODS = ("neuron", "key", "logits")
+EXTRACTION_METHODS = ("neuron", "key", "logits", "agnostic")
+# What `compare_extraction` and `extraction_curve` run unless told: the Fourier methods.
+FOURIER_METHODS = ("neuron", "key", "logits")
 # Hidden neurons analysed in one batched call of `extraction_curve` (64 models of width 500).
 CURVE_CHUNK_NEURONS = 64 * 500
 
@@ -73,16 +81,17 @@ def extract(
     Args:
         model: a trained `MLP` (any number of models).
         method: "neuron" (per-neuron dominant-frequency projection, default), "key" (projection
-            onto the key frequencies), or "logits" (restricted logits; needs `op`).
-        op: the task's operation. Needed for "logits". For the weight-space methods it picks
+            onto the key frequencies), "logits" (restricted logits; needs `op`), or "agnostic"
+            (per-neuron projection over a group law found in the weights; ignores `op`).
+        op: the task's operation. Needed for "logits". For the Fourier methods it picks
             the group whose waves to look for: "multiply" and "divide" are addition of discrete
             logs, so their weights are read over the exponent (`group_order`; residue 0, outside
             the group, is kept as trained); every other op (or None) over the residue.
         key_threshold: passed to `extract_frequencies` for "key" and "logits".
 
     Returns:
-        For "neuron" and "key", an `MLP` with the same config and projected weights `U`, `V`
-        `[models, neurons, p]`, `W` `[models, p, neurons]` (biases kept); for "logits", a
+        For "neuron", "key" and "agnostic", an `MLP` with the same config and projected weights
+        `U`, `V` `[models, neurons, p]`, `W` `[models, p, neurons]` (biases kept); for "logits", a
         `RestrictedLogits`. Both evaluate, hook and save like any interp model.
     """
     if method not in EXTRACTION_METHODS:
@@ -91,6 +100,8 @@ def extract(
         raise TypeError(f"extract takes an interp MLP; got {type(model).__name__}")
     if op is not None and op not in OPS:
         raise ValueError(f"op {op!r} is not one of {', '.join(OPS)}")
+    if method == "agnostic":
+        return project_over_law(model, find_group_law(model))
     if method == "logits":
         if op is None:
             raise ValueError(f"method 'logits' needs op= one of {', '.join(OPS)}")
@@ -116,7 +127,7 @@ def extract(
 
 
 def compare_extraction(
-    model: MLP, task: ModularTask, methods: Sequence[str] = EXTRACTION_METHODS
+    model: MLP, task: ModularTask, methods: Sequence[str] = FOURIER_METHODS
 ) -> dict[str, Accuracies]:
     """The raw network beside each extraction method and the labels-only baseline.
 

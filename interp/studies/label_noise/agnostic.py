@@ -1,0 +1,349 @@
+"""A task-agnostic extraction: find the group law in the weights, then project every neuron.
+
+The Fourier methods of `extract` must be told the task's group (for multiply, to read the
+weights over the discrete log). This one gets only the trained weights: no op, no Fourier basis,
+no labels, no outputs of the network on labelled data. It finds a relabeling of the tokens under
+which the network's a-b-c interaction is the table of a cyclic group, and then projects every
+neuron onto its dominant frequency over that relabeling (`extract(model, "agnostic")`).
+
+What it reads: for the x^2 network, logits(a, b)[c] = sum_n W_n(c) (U_n(a) + V_n(b))^2, whose
+only term that couples a, b and c is the cross term T(a, b, c) = sum_n U_n(a) V_n(b) W_n(c).
+A rule x o y = z of a cyclic group of order n, under labels s: tokens -> Z_n, fills the entries
+T(x, y, s^-1(s(x) + s(y))): the law's score J(s), the sum of T over its table, is what a rule
+adds (= the sum of the Fourier diagonal T(k, k, k) over the labels s; `rule_spread.py`). The
+search for s, per model and for each axis that could be the law's output (c for add and
+multiply, a for subtract and divide: a = b + c), on T with its one- and two-way means removed:
+
+1. the identity e: the token x with the largest sum_y T(x, y, y) + T(y, x, y); tokens with
+   T(x, y, x) large for every y are absorbing (0 for multiply) and set outside the group.
+2. a beam search grows the labels from e (label 0) and any other token (label 1; every choice
+   is the same up to the group's automorphisms): the next label is the one that the most
+   known entries constrain, each candidate token scored by the entries of T it would fill with
+   two labelled tokens (a pooled vote), `beam` partial labelings kept.
+3. the tokens that the finished labeling places most confidently (`keep` of them) stay, the
+   beam regrows the rest from them, and greedy swaps of two tokens' labels climb J; repeated
+   while J grows (`rounds`).
+
+The search succeeds where the rule's entries outweigh the memorized ones in pooled votes; a
+network that memorized most of its labels at p 97 defeats it (see docs/noise_frontier.md).
+The choices above (beam width, kept share, rounds) are parameters.
+
+Examples:
+    >>> from interp.studies.label_noise import find_group_law
+    >>> task = interp.modular_task(p=23, op="multiply", noise=0.5, seed=0)
+    >>> model = interp.MLP(interp.MLPConfig(p=23, width=256, seed=0))
+    >>> _ = interp.train(model, task, interp.TrainConfig(steps=600), progress=False)
+    >>> law = find_group_law(model)
+    >>> law.n.tolist(), law.output.tolist(), law.order[0, 0].item()   # Z_22, c = a o b, e = 1
+    ([22], [2], 1)
+    >>> interp.evaluate(model, task).test < 0.2, interp.evaluate(
+    ...     interp.extract(model, "agnostic"), task).test > 0.95
+    (tensor([True]), tensor([True]))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from jaxtyping import Float, Integer
+from torch import Tensor
+
+from interp.fourier import project_onto_frequencies
+from interp.models.mlp import MLP
+
+__all__ = ["GroupLaw", "find_group_law", "project_over_law"]
+
+# Sum of the z-scores of a token's two diagonal mean logits above which it absorbs (measured at
+# p 23-31: 9-17 for residue 0 of multiply; at most 4.6 for any token of add).
+ABSORBING_Z = 8.0
+# Axes of T(a, b, c) as (x, y, z) of a law x o y = z, for each axis that is the law's output.
+_ROLES = {2: (0, 1, 2), 0: (1, 2, 0), 1: (0, 2, 1)}
+
+
+@dataclass(frozen=True)
+class GroupLaw:
+    """The cyclic group law found in each model's weights.
+
+    Attributes:
+        order: `[models, p]` long: `order[m, j]` is the token with label j (j < n), the
+            identity first; the tokens outside the group (absorbing ones) follow.
+        n: `[models]` long: the group's order (p, or p - 1 when one token absorbs).
+        output: `[models]` long: the axis that is the law's output, 2 (c = a o b: add,
+            multiply) or 0 (a = b o c: subtract, divide) or 1 (b = a o c).
+        score: `[models]` the law's score J (the sum of the standardized interaction over the
+            law's table) in standard deviations of that sum, sqrt(n^2) (a random table: ~0).
+    """
+
+    order: Integer[Tensor, "models p"]
+    n: Integer[Tensor, " models"]
+    output: Integer[Tensor, " models"]
+    score: Float[Tensor, " models"]
+
+
+def find_group_law(
+    model: MLP,
+    *,
+    beam: int = 1000,
+    keep: float = 0.2,
+    rounds: int = 6,
+    starts: int = 4,
+    outputs: tuple[int, ...] = (2, 0, 1),
+    progress: bool = False,
+) -> GroupLaw:
+    """Find, from the weights alone, the relabeling under which each model's interaction is the
+    table of a cyclic group (the module docstring has the method). Runs on the model's device.
+
+    Args:
+        model: a trained x^2 `MLP` (any number of models).
+        beam: partial labelings kept by the beam search.
+        keep: share of the tokens kept (the most confidently placed) when the beam regrows.
+        rounds: regrow-and-climb rounds at most (each stops early when J stops growing).
+        starts: beam searches, each from another token at label 1; the best J wins.
+        outputs: the axes tried as the law's output (2: c, 0: a, 1: b): a quick search on
+            each (one start, one round), then the full search on the one with the best J.
+        progress: a bar over the searches.
+
+    Raises:
+        ValueError: a bad parameter, a model that is not x^2, or weights with NaN or inf.
+    """
+    if not isinstance(model, MLP) or model.cfg.act != "square":
+        raise ValueError("find_group_law reads the cross term of an x^2 MLP (act='square')")
+    if isinstance(beam, bool) or not isinstance(beam, int) or beam < 1:
+        raise ValueError(f"beam={beam!r} must be an integer >= 1")
+    for name, value in (("rounds", rounds), ("starts", starts)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name}={value!r} must be an integer >= 1")
+    if not 0 < keep < 1:
+        raise ValueError(f"keep={keep!r} must be in (0, 1)")
+    if not outputs or any(o not in _ROLES for o in outputs):
+        raise ValueError(f"outputs={outputs!r} must be a non-empty tuple of axes 0, 1, 2")
+    w = model.weights()
+    if not all(torch.isfinite(w[k]).all() for k in ("U", "V", "W")):
+        raise ValueError("the weights hold NaN or inf: no group law can be read from them")
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=model.cfg.models * (len(outputs) + 1), desc="group law", disable=not progress)
+    found = []
+    for m in range(model.cfg.models):
+        u, v, out = w["U"][m].double(), w["V"][m].double(), w["W"][m].double()
+        cross = torch.einsum("na,nb,cn->abc", u, v, out)
+        logits = (  # the network's logits(a, b)[c] over every (a, b, c)
+            2 * cross
+            + torch.einsum("cn,na->ac", out, u.square())[:, None, :]
+            + torch.einsum("cn,nb->bc", out, v.square())[None]
+        )
+        # A quick search per candidate output axis picks the axis (a wrong one has no law: its
+        # J stays near the level of noise), then the full search runs on that axis alone.
+        quick = {}
+        for axis in outputs:
+            role = _ROLES[axis]
+            for outside in _outside_candidates(logits.permute(*role)):
+                quick[axis, outside] = _search(cross.permute(*role), outside, beam, keep, 1, 1)
+            bar.update()
+        axis, outside = max(quick, key=lambda key: quick[key][2])
+        law = _search(cross.permute(*_ROLES[axis]), outside, beam, keep, rounds, starts)
+        best = (*law, axis) if law[2] >= quick[axis, outside][2] else (*quick[axis, outside], axis)
+        bar.update()
+        found.append(best)
+    bar.close()
+    return GroupLaw(
+        order=torch.stack([f[0] for f in found]),
+        n=torch.tensor([f[1] for f in found]),
+        output=torch.tensor([f[3] for f in found]),
+        score=torch.tensor([f[2] for f in found]),
+    )
+
+
+def project_over_law(model: MLP, law: GroupLaw) -> MLP:
+    """Project every neuron's U[k], V[k] and W[:, k] onto its dominant frequency over the
+    found labels (power of U, V and W summed); tokens outside the group keep their trained
+    weights. Same shapes, config and device as `model`."""
+    weights = model.weights()
+    rows = {"U": weights["U"], "V": weights["V"], "W": weights["W"].transpose(1, 2)}
+    clean = {k: v.clone() for k, v in rows.items()}
+    for m in range(model.cfg.models):
+        members = law.order[m, : int(law.n[m])].to(model.device)
+        ordered = {k: v[m][:, members] for k, v in rows.items()}  # [neurons, n]
+        power = sum(torch.fft.rfft(v, dim=-1).abs().square() for v in ordered.values())
+        dominant = power[:, 1 : (len(members) - 1) // 2 + 1].argmax(-1) + 1  # [neurons]
+        for k, v in ordered.items():
+            clean[k][m][:, members] = project_onto_frequencies(v, dominant)
+    weights["U"], weights["V"], weights["W"] = clean["U"], clean["V"], clean["W"].transpose(1, 2)
+    return MLP(model.cfg, model.device, weights)
+
+
+def _interaction(cross: Tensor) -> Tensor:
+    """T with every one- and two-way mean removed, standardized, float32."""
+    t = cross
+    for axes in ((0,), (1,), (2,)):
+        t = t - t.mean(axes, keepdim=True)
+    t = t / t.std().clamp_min(1e-30)
+    return t.float()
+
+
+def _outside_candidates(logits: Tensor) -> list[tuple[int, ...]]:
+    """Which tokens may lie outside the group: none, or the one that most looks absorbing
+    (z o y = z and y o z = z for every y: 0 for multiply), read off the mean logits over one
+    input, where its diagonals stand out: outside when they do by more than ABSORBING_Z, either
+    (the search decides by J) when by more than half that."""
+    z = 0
+    for mean in (logits.mean(1), logits.mean(0)):  # [x, z] and [y, z]
+        m = mean - mean.mean(0, keepdim=True) - mean.mean(1, keepdim=True) + mean.mean()
+        z = z + torch.diagonal(m) / m.std().clamp_min(1e-30)
+    top = int(z.argmax())
+    if z[top] > ABSORBING_Z:
+        return [(top,)]
+    return [(), (top,)] if z[top] > ABSORBING_Z / 2 else [()]
+
+
+def _search(
+    cross: Tensor, absorbing: tuple[int, ...], beam: int, keep: float, rounds: int, starts: int
+) -> tuple[Tensor, int, float]:
+    """(order [p], n, z-score of J) of the law x o y = z on cross [x, y, z], the tokens in
+    `absorbing` set outside the group."""
+    p = cross.shape[0]
+    y = torch.arange(p, device=cross.device)
+    outside = torch.zeros(p, dtype=torch.bool, device=cross.device)
+    outside[list(absorbing)] = True
+    members = y[~outside]
+    t = _interaction(cross[members][:, members][:, :, members])
+    i = torch.arange(len(members), device=t.device)
+    # the identity e: e o y = y and y o e = y for every y
+    e_local = int((t[:, i, i].sum(1) + t[i, :, i].sum(0)).argmax())
+    n = len(members)
+    best = None
+    for g in range(1, starts + 1):  # label 1: any token but e (the same up to automorphisms)
+        labels, score = _regrow(t, _grow(t, _start(n, e_local, (e_local + g) % n), beam), beam,
+                                keep, rounds)  # fmt: skip
+        if best is None or score > best[1]:
+            best = (labels, score)
+    labels, score = best
+    order = torch.cat([members[labels], y[outside]])
+    return order, n, float(score) / n
+
+
+def _regrow(
+    t: Tensor, labels: Tensor, beam: int, keep: float, rounds: int
+) -> tuple[Tensor, Tensor]:
+    """Keep the most confidently placed tokens, regrow the rest, climb; while J grows."""
+    n, e = len(labels), labels[0]
+    score = _law_score(t, labels)
+    for _ in range(rounds):
+        sig = _inverse(labels)
+        margin = _margins(t, sig, labels)
+        confident = margin.argsort(descending=True)[: max(2, int(keep * n))]
+        start = torch.full((n,), n, dtype=torch.long, device=t.device)
+        start[sig[confident]] = confident
+        start[0] = e
+        grown = _climb(t, _grow(t, start, beam))
+        new = _law_score(t, grown)
+        if new <= score + 1e-6:
+            break
+        labels, score = grown, new
+    return labels, score
+
+
+def _start(n: int, e: int, g: int) -> Tensor:
+    labels = torch.full((n,), n, dtype=torch.long)  # labels[j] = token; n: not yet placed
+    labels[0], labels[1] = e, g
+    return labels
+
+
+def _inverse(labels: Tensor) -> Tensor:
+    sig = torch.empty_like(labels)
+    sig[labels] = torch.arange(len(labels), device=labels.device)
+    return sig
+
+
+def _law_score(t: Tensor, labels: Tensor) -> Tensor:
+    """J: the sum of t over the table x o y = labels[sig x + sig y]."""
+    n = len(labels)
+    sig = _inverse(labels)
+    x = torch.arange(n, device=t.device)
+    return t[x[:, None], x[None, :], labels[(sig[:, None] + sig[None, :]) % n]].sum()
+
+
+def _scores(t: Tensor, sig: Tensor, labels: Tensor) -> Tensor:
+    """`[token, label]`: the entries of t that token would fill at that label, the others
+    fixed (as output of two labelled tokens, as first input, as second input)."""
+    n = len(labels)
+    a = torch.arange(n, device=t.device)
+    diff = labels[(a[:, None] - sig[None, :]) % n]  # [label j, a]: the token labelled j - sig a
+    total = labels[(a[:, None] + sig[None, :]) % n]  # [label j, a]: the token labelled j + sig a
+    as_output = t[a[None, :], diff, :].sum(1)  # [j, x]
+    as_first = t[:, a[None, :], total].sum(2).T  # [j, x]
+    as_second = t[a[None, :, None], a[None, None, :], total[:, :, None]].sum(1)  # [j, x]
+    return (as_output + as_first + as_second).T
+
+
+def _margins(t: Tensor, sig: Tensor, labels: Tensor) -> Tensor:
+    """How much better each token scores at its label than at its best other one."""
+    s = _scores(t, sig, labels)
+    own = s.gather(1, sig[:, None]).squeeze(1)
+    s = s.scatter(1, sig[:, None], float("-inf"))
+    return own - s.max(1).values
+
+
+def _grow(t: Tensor, start: Tensor, beam: int, branch: int = 8) -> Tensor:
+    """Beam search over the unplaced labels of `start` (n marks one), most constrained label
+    first; returns the best full labeling `[n]` (label -> token)."""
+    n = len(start)
+    pad = torch.zeros((n + 1,) * 3, dtype=t.dtype, device=t.device)
+    pad[:n, :n, :n] = t  # index n (unplaced) reads 0
+    labels = start.to(t.device)[None]  # [states, n]
+    cum = torch.zeros(1, dtype=t.dtype, device=t.device)
+    i = torch.arange(n, device=t.device)
+    while (labels[0] == n).any():
+        known = labels[0] < n
+        constrained = (known[None, :] & known[(i[:, None] - i[None, :]) % n]).sum(1) + 2 * (
+            known[None, :] & known[(i[:, None] + i[None, :]) % n]
+        ).sum(1)
+        constrained[known] = -1
+        j = int(constrained.argmax())
+        li, lo, lt = labels[:, i], labels[:, (j - i) % n], labels[:, (i + j) % n]
+        s = pad[li, lo, :n].sum(1)  # as output: (i) o (j - i)
+        s = s + pad[:n][:, li, lt].sum(2).T  # as first input: x o (i) = (i + j)
+        s = s + pad[li[:, :, None], i[None, None, :], lt[:, :, None]].sum(1)  # second input
+        placed = torch.zeros(len(labels), n + 1, dtype=torch.bool, device=t.device)
+        placed.scatter_(1, labels, True)
+        s = s.masked_fill(placed[:, :n], float("-inf"))
+        k = min(branch, int((~placed[0, :n]).sum()))
+        top_s, top = s.topk(k, dim=1)
+        cand = (cum[:, None] + top_s).flatten()
+        best = cand.topk(min(beam, len(cand))).indices
+        state, pick = best // k, best % k
+        labels = labels[state].clone()
+        labels[:, j] = top[state, pick]
+        cum = cand[best]
+    return labels[0]
+
+
+def _climb(t: Tensor, labels: Tensor, candidates: int = 300) -> Tensor:
+    """Greedy swaps of two tokens' labels while J grows: linearized gains pick the candidates,
+    the exact J decides."""
+    n = len(labels)
+    labels = labels.clone()
+    score = _law_score(t, labels)
+    iu = torch.triu_indices(n, n, 1, device=t.device)
+    for _ in range(20 * n):
+        sig = _inverse(labels)
+        s = _scores(t, sig, labels)
+        own = s.gather(1, sig[:, None]).squeeze(1)
+        swapped = s[:, sig]  # [x, y]: x at y's label
+        gain = (swapped + swapped.T - own[:, None] - own[None, :])[iu[0], iu[1]]
+        gains, idx = gain.topk(min(candidates, len(gain)))
+        moved = False
+        for g, c in zip(gains.tolist(), idx.tolist()):
+            if g <= 0:
+                break
+            x, y = int(iu[0, c]), int(iu[1, c])
+            trial = labels.clone()
+            trial[sig[x]], trial[sig[y]] = y, x
+            new = _law_score(t, trial)
+            if new > score:
+                labels, score, moved = trial, new, True
+                break
+        if not moved:
+            break
+    return labels
