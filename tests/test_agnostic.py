@@ -110,6 +110,9 @@ def test_bad_arguments_are_refused_in_one_line(trained):
     ):
         with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
             find_group_law(model, **kwargs)
+    law = find_group_law(scrambled_clock(17, torch.arange(17)))
+    with pytest.raises(ValueError, match=r"shape \(1, 17\); this model needs \[models=2, p=23\]"):
+        project_over_law(model, law)
     relu = MLP(MLPConfig(p=23, width=8, act="relu"))
     with pytest.raises(ValueError, match="x\\^2"):
         find_group_law(relu)

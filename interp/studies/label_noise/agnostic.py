@@ -147,18 +147,28 @@ def find_group_law(
         bar.update()
         found.append(best)
     bar.close()
+    device = model.device
     return GroupLaw(
         order=torch.stack([f[0] for f in found]),
-        n=torch.tensor([f[1] for f in found]),
-        output=torch.tensor([f[3] for f in found]),
-        score=torch.tensor([f[2] for f in found]),
+        n=torch.tensor([f[1] for f in found], device=device),
+        output=torch.tensor([f[3] for f in found], device=device),
+        score=torch.tensor([f[2] for f in found], device=device),
     )
 
 
 def project_over_law(model: MLP, law: GroupLaw) -> MLP:
     """Project every neuron's U[k], V[k] and W[:, k] onto its dominant frequency over the
     found labels (power of U, V and W summed); tokens outside the group keep their trained
-    weights. Same shapes, config and device as `model`."""
+    weights. Same shapes, config and device as `model`.
+
+    Raises:
+        ValueError: `law` was found for another number of models or another p.
+    """
+    if law.order.shape != (model.cfg.models, model.cfg.p):
+        raise ValueError(
+            f"the law's order has shape {tuple(law.order.shape)}; this model needs "
+            f"[models={model.cfg.models}, p={model.cfg.p}]"
+        )
     weights = model.weights()
     rows = {"U": weights["U"], "V": weights["V"], "W": weights["W"].transpose(1, 2)}
     clean = {k: v.clone() for k, v in rows.items()}

@@ -9,9 +9,9 @@ Methods (`interp.extract(model, method=...)`):
 - "logits": Nanda et al.'s restricted logits: keep only the cos/sin(2 pi f (s - c) / p)
   components of the logit table, s = a op b, for the key frequencies f.
 - "agnostic": told nothing (no op, no Fourier basis): find the group law in the weights
-  (`agnostic.find_group_law`), then "neuron" over the found labels. Slower (a search; about a
-  second per model at p 31 on a CPU core, a minute at p 97) and limited to where the rule
-  outweighs the memorized labels in pooled votes (docs/noise_frontier.md).
+  (`agnostic.find_group_law`), then "neuron" over the found labels. Slower (a search: seconds
+  per model at p 31 on a CPU core, minutes at p 97) and limited to where the rule outweighs
+  the memorized labels in pooled votes (docs/noise_frontier.md).
 
 A trap (see DESIGN.md): "logits" fits one function of (s - c) to the network's whole logit
 table, so it averages the outputs along each symmetry class (all pairs with the same s) and then
