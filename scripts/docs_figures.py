@@ -3,7 +3,7 @@ runs, with the library's own analyses and plots (the figures the examples and `i
 write as HTML). Needs the `png` extra (kaleido >= 1) and a Chromium; about 5 minutes on a
 2-core CPU for all but rf_clocks (the basin curve and the fact-capacity sweep take most of it).
 
-    python scripts/docs_figures.py [--only headline,rule_and_memory,two_clocks,posterior,facts,...]
+    python scripts/docs_figures.py [--only headline,rule_and_memory,two_clocks,facts,fidelity,...]
 
 posterior_*, facts_*, rf_clocks_*: the figures of examples/posterior.py, fact_capacity.py and
 rf_clocks.py --sweeps anchor (which trains its run into runs/docs_figures/ first, about half
@@ -12,6 +12,8 @@ headline_*: the 80%-noise run's report figures (training with the extracted test
 extraction methods against the baselines, the raw spectrum); rule_and_memory_*: its partition,
 logit circuit and kept-fraction figures; two_clocks_*: examples/clocks_demo.py's clocks and
 basin figures of the shipped diffusion run.
+fidelity_*: examples/doshi_forgetting.py and width_raw.py (noise 0.35, widths 8-1024,
+weight decay 0 and 1, seed 0), about 10 minutes of training.
 """
 
 from __future__ import annotations
@@ -119,6 +121,14 @@ def rf_clocks() -> None:
     )
 
 
+def fidelity() -> None:
+    # The fidelity page's two figures, from the examples that measure them (about 15 minutes).
+    _example("doshi_forgetting", ["--out", "unused"], "fidelity")
+    widths = ["8", "16", "32", "64", "128", "512", "1024"]
+    argv = ["--noise", "0.35", "--widths", *widths, "--wd", "0", "1", "--seeds", "0"]
+    _example("width_raw", [*argv, "--log-every", "50", "--out", "unused"], "fidelity")
+
+
 GUIDES = {
     "headline": label_noise,
     "rule_and_memory": label_noise,
@@ -126,6 +136,7 @@ GUIDES = {
     "posterior": posterior,
     "facts": facts,
     "rf_clocks": rf_clocks,
+    "fidelity": fidelity,
 }
 
 
