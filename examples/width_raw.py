@@ -19,7 +19,7 @@ import time
 import torch
 
 import interp
-from interp.figures import write_figures
+from interp.figures import lines, write_figures
 
 
 def main() -> None:
@@ -79,26 +79,19 @@ def main() -> None:
             print(f"| {wd:g} | " + " | ".join(cells) + " |")
     print(f"\n{time.perf_counter() - start:.0f} s")
     if args.out:
-        import plotly.graph_objects as go
-
-        fig = go.Figure()
-        for i, wd in enumerate(args.wd):
-            fig.add_scatter(
-                x=args.widths,
-                y=[float(test[w][i].mean()) for w in args.widths],
-                error_y=dict(
-                    type="data",
-                    symmetric=False,
-                    array=[float(test[w][i].max() - test[w][i].mean()) for w in args.widths],
-                    arrayminus=[float(test[w][i].mean() - test[w][i].min()) for w in args.widths],
-                ),
-                name=f"weight decay {wd:g}",
-            )
-        fig.update_layout(
-            title=f"Raw network's test accuracy against width, {args.noise:.0%} wrong labels",
-            xaxis=dict(title="width", type="log"),
-            yaxis=dict(title="test accuracy", range=[0, 1.02]),
-            template="plotly_white",
+        fig = lines(
+            args.widths,
+            {
+                f"weight decay {wd:g}": [test[w][i].mean() for w in args.widths]
+                for i, wd in enumerate(args.wd)
+            },  # fmt: skip
+            "width",
+            title=f"Raw network's test accuracy against width, {args.noise:.0%} wrong labels, "
+            + (
+                f"mean of {len(args.seeds)} seeds"
+                if len(args.seeds) > 1
+                else f"seed {args.seeds[0]}"
+            ),
         )
         for path in write_figures({"width_raw": fig}, args.out):
             print(f"wrote {path}")
