@@ -144,10 +144,10 @@ def find_group_law(
                 quick[axis, outside] = _search(cross.permute(*role), outside, beam, keep, 1, 1)
             bar.update()
         axis, outside = max(quick, key=lambda key: quick[key][2])
-        law = _search(cross.permute(*_ROLES[axis]), outside, beam, keep, rounds, starts)
-        best = (*law, axis) if law[2] >= quick[axis, outside][2] else (*quick[axis, outside], axis)
+        role, first = _ROLES[axis], quick[axis, outside][0]
+        law = _search(cross.permute(*role), outside, beam, keep, rounds, starts, first)
         bar.update()
-        found.append(best)
+        found.append((*law, axis))
     bar.close()
     device = model.device
     return GroupLaw(
@@ -210,10 +210,17 @@ def _outside_candidates(logits: Tensor) -> list[tuple[int, ...]]:
 
 
 def _search(
-    cross: Tensor, absorbing: tuple[int, ...], beam: int, keep: float, rounds: int, starts: int
+    cross: Tensor,
+    absorbing: tuple[int, ...],
+    beam: int,
+    keep: float,
+    rounds: int,
+    starts: int,
+    first: Tensor | None = None,
 ) -> tuple[Tensor, int, float]:
     """(order [p], n, z-score of J) of the law x o y = z on cross [x, y, z], the tokens in
-    `absorbing` set outside the group."""
+    `absorbing` set outside the group. `first`: the order a one-round search of the first start
+    found, which that start continues from instead of searching again."""
     p = cross.shape[0]
     y = torch.arange(p, device=cross.device)
     outside = torch.zeros(p, dtype=torch.bool, device=cross.device)
@@ -226,8 +233,12 @@ def _search(
     n = len(members)
     best = None
     for g in range(1, starts + 1):  # label 1: any token but e (the same up to automorphisms)
-        labels, score = _regrow(t, _grow(t, _start(n, e_local, (e_local + g) % n), beam), beam,
-                                keep, rounds)  # fmt: skip
+        if g == 1 and first is not None:  # its beam and first round are done
+            labels, score = _regrow(t, torch.searchsorted(members, first[:n]), beam, keep,
+                                    rounds - 1)  # fmt: skip
+        else:
+            labels, score = _regrow(t, _grow(t, _start(n, e_local, (e_local + g) % n), beam),
+                                    beam, keep, rounds)  # fmt: skip
         if best is None or score > best[1]:
             best = (labels, score)
     labels, score = best
