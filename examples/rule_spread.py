@@ -88,11 +88,11 @@ def main() -> None:
     on_rule = t[a, b, rule]
     print("4. the cross term's interaction at the rule's entries (a, b, a + b), in sd:")
     for name, mask in (("clean training pairs", task.clean[0]), ("test pairs", task.test[0])):
-        print(f"   {name:22s} mean {float(on_rule[mask].mean()):6.3f} ({int(mask.sum())} pairs)")
+        print(f"   {name:24s} mean {float(on_rule[mask].mean()):6.3f} ({int(mask.sum())} pairs)")
     noisy = task.noisy[0]
     wrong = t[a, b, task.train_labels[0]][noisy]
     print(
-        f"   {'wrong labels, memorized':22s} mean {float(wrong.mean()):6.3f} ({len(wrong)} pairs)"
+        f"   {'wrong labels, memorized':24s} mean {float(wrong.mean()):6.3f} ({len(wrong)} pairs)"
     )
     train = task.train[0]
     ta, tb, tl = a[train], b[train], task.train_labels[0][train]
