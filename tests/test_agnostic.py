@@ -100,12 +100,28 @@ def test_extract_agnostic_is_the_projection_over_the_found_law(trained):
         torch.testing.assert_close(value, want[name], rtol=0, atol=0, msg=name)
 
 
+def test_a_law_confirmed_by_two_starts_is_the_one_every_start_finds(trained):
+    model, task = trained["subtract"]
+    quick, full = find_group_law(model), find_group_law(model, confirm=None)
+    torch.testing.assert_close(quick.score, full.score, rtol=0, atol=1e-4)
+    for m in range(2):  # the same table x o y (labels may differ by an automorphism)
+        tables = []
+        for law in (quick, full):
+            order = law.order[m, : int(law.n[m])]  # order[j]: the token labelled j
+            label = torch.full((23,), -1)
+            label[order] = torch.arange(len(order))
+            x = order.sort().values
+            tables.append(order[(label[x][:, None] + label[x][None, :]) % len(order)])
+        torch.testing.assert_close(tables[0], tables[1], rtol=0, atol=0)
+
+
 def test_bad_arguments_are_refused_in_one_line(trained):
     model, _ = trained["add"]
     for kwargs, message in (
         ({"beam": 0}, "beam=0"),
         ({"keep": 1.5}, "keep=1.5"),
         ({"starts": 0}, "starts=0"),
+        ({"confirm": 0}, "confirm=0"),
         ({"outputs": (3,)}, "outputs=(3,)"),
     ):
         with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):

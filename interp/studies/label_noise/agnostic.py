@@ -22,17 +22,19 @@ multiply, a for subtract and divide: a = b + c), on T with its one- and two-way 
    two labelled tokens (a pooled vote), `beam` partial labelings kept.
 3. the tokens that the finished labeling places most confidently (`keep` of them) stay, the
    beam regrows the rest from them, and greedy swaps of two tokens' labels climb J; repeated
-   while J grows (`rounds`); the best of `starts` searches (each from another token at label 1).
+   while J grows (`rounds`); up to `starts` searches, each from another token at label 1,
+   until `confirm` of them find the same law; the best J wins.
 
 The search succeeds where the rule's entries outweigh the memorized ones in pooled votes: at
-p 23-31 up to half wrong labels, at p 97 up to 60% with `starts=16` (5-13 minutes a model on a
-CPU core), not at 80% (docs/noise_frontier.md). A network that memorized its labels holds one
+p 23-31 up to half wrong labels, at p 97 up to 60% (about 4 minutes a model on two CPU cores),
+not at 80% (docs/noise_frontier.md). A network that memorized its labels holds one
 spike per training pair and nothing on test pairs, so the search solves noisy planted equations
 s(a) + s(b) = s(c) of three variables; it finds the law where R = f (1 - noise)^2 sqrt(p) (f the
-train fraction) is about 0.8 or more, as efficient algorithms for such equations need R of order
-one (the issue's 80% at p 97, f 0.5: R 0.2). `GroupLaw.score` separates a found law
-from a partial one at a given p (measured: 28-40 against 13-18 at p 31, 118-160 against 89 at
-p 97). The choices above (beam width, kept share, rounds, starts) are parameters.
+train fraction) is large enough (at p 97 from 0.8, at p 31 from 0.34 in most runs), as
+efficient algorithms for such equations need R of order one (the issue's 80% at p 97, f 0.5:
+R 0.2). `GroupLaw.score` separates a found law
+from a partial one at a given p (measured: 27-40 against 13-18 at p 31, 118-160 against 89 at
+p 97). The choices above (beam width, kept share, rounds, starts, confirm) are parameters.
 
 Examples:
     >>> from interp.studies.label_noise import find_group_law
@@ -93,7 +95,8 @@ def find_group_law(
     beam: int = 1000,
     keep: float = 0.2,
     rounds: int = 6,
-    starts: int = 4,
+    starts: int = 16,
+    confirm: int | None = 2,
     outputs: tuple[int, ...] = (2, 0, 1),
     progress: bool = False,
 ) -> GroupLaw:
@@ -105,7 +108,10 @@ def find_group_law(
         beam: partial labelings kept by the beam search.
         keep: share of the tokens kept (the most confidently placed) when the beam regrows.
         rounds: regrow-and-climb rounds at most (each stops early when J stops growing).
-        starts: beam searches, each from another token at label 1; the best J wins.
+        starts: beam searches at most, each from another token at label 1; the best J wins.
+        confirm: stop once this many starts have found the best law (the same table: a law
+            found again from another start is the one the weights hold); None runs every
+            start.
         outputs: the axes tried as the law's output (2: c, 0: a, 1: b): a quick search on
             each (one start, one round), then the full search on the one with the best J.
         progress: a bar over the searches.
@@ -117,7 +123,9 @@ def find_group_law(
         raise ValueError("find_group_law reads the cross term of an x^2 MLP (act='square')")
     if isinstance(beam, bool) or not isinstance(beam, int) or beam < 1:
         raise ValueError(f"beam={beam!r} must be an integer >= 1")
-    for name, value in (("rounds", rounds), ("starts", starts)):
+    for name, value in (("rounds", rounds), ("starts", starts), ("confirm", confirm)):
+        if value is None and name == "confirm":
+            continue
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name}={value!r} must be an integer >= 1")
     if not 0 < keep < 1:
@@ -145,11 +153,13 @@ def find_group_law(
         for axis in outputs:
             role = _ROLES[axis]
             for outside in _outside_candidates(logits.permute(*role)):
-                quick[axis, outside] = _search(cross.permute(*role), outside, beam, keep, 1, 1)
+                quick[axis, outside] = _search(
+                    cross.permute(*role), outside, beam, keep, 1, 1, None
+                )
             bar.update()
         axis, outside = max(quick, key=lambda key: quick[key][2])
         role, first = _ROLES[axis], quick[axis, outside][0]
-        law = _search(cross.permute(*role), outside, beam, keep, rounds, starts, first)
+        law = _search(cross.permute(*role), outside, beam, keep, rounds, starts, confirm, first)
         bar.update()
         found.append((*law, axis))
     bar.close()
@@ -220,11 +230,13 @@ def _search(
     keep: float,
     rounds: int,
     starts: int,
+    confirm: int | None,
     first: Tensor | None = None,
 ) -> tuple[Tensor, int, float]:
     """(order [p], n, z-score of J) of the law x o y = z on cross [x, y, z], the tokens in
-    `absorbing` set outside the group. `first`: the order a one-round search of the first start
-    found, which that start continues from instead of searching again."""
+    `absorbing` set outside the group; stops after `confirm` starts found the best law.
+    `first`: the order a one-round search of the first start found, which that start continues
+    from instead of searching again."""
     p = cross.shape[0]
     y = torch.arange(p, device=cross.device)
     outside = torch.zeros(p, dtype=torch.bool, device=cross.device)
@@ -235,16 +247,21 @@ def _search(
     # the identity e: e o y = y and y o e = y for every y
     e_local = int((t[:, i, i].sum(1) + t[i, :, i].sum(0)).argmax())
     n = len(members)
-    best = None
-    for g in range(1, starts + 1):  # label 1: any token but e (the same up to automorphisms)
+    best, found = None, 0
+    # label 1: any token but e (all alike up to the group's automorphisms)
+    for g in range(1, min(starts, n - 1) + 1):
         if g == 1 and first is not None:  # its beam and first round are done
             labels, score = _regrow(t, torch.searchsorted(members, first[:n]), beam, keep,
                                     rounds - 1)  # fmt: skip
         else:
             labels, score = _regrow(t, _grow(t, _start(n, e_local, (e_local + g) % n), beam),
                                     beam, keep, rounds)  # fmt: skip
-        if best is None or score > best[1]:
-            best = (labels, score)
+        if best is not None and torch.equal(_table(labels), _table(best[0])):
+            found += 1
+        elif best is None or score > best[1]:
+            best, found = (labels, score), 1
+        if confirm is not None and found >= confirm:
+            break
     labels, score = best
     order = torch.cat([members[labels], y[outside]])
     return order, n, float(score) / n
@@ -269,6 +286,12 @@ def _regrow(
             break
         labels, score = grown, new
     return labels, score
+
+
+def _table(labels: Tensor) -> Tensor:
+    """`[n, n]`: the token x o y of the law, the same for labelings an automorphism apart."""
+    sig = _inverse(labels)
+    return labels[(sig[:, None] + sig[None, :]) % len(labels)]
 
 
 def _start(n: int, e: int, g: int) -> Tensor:
