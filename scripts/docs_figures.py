@@ -14,6 +14,8 @@ logit circuit and kept-fraction figures; two_clocks_*: examples/clocks_demo.py's
 basin figures of the shipped diffusion run.
 fidelity_*: examples/doshi_forgetting.py and width_raw.py (noise 0.35, widths 8-1024,
 weight decay 0 and 1, seed 0), about 10 minutes of training.
+noise_frontier_agnostic_scale (--only agnostic): examples/agnostic_scale.py with its defaults
+(p 23, 31, 43; four noise levels, four train fractions), about six minutes.
 """
 
 from __future__ import annotations
@@ -129,6 +131,10 @@ def fidelity() -> None:
     _example("width_raw", [*argv, "--log-every", "50", "--out", "unused"], "fidelity")
 
 
+def agnostic() -> None:
+    _example("agnostic_scale", ["--out", "unused"], "noise_frontier")
+
+
 GUIDES = {
     "headline": label_noise,
     "rule_and_memory": label_noise,
@@ -137,6 +143,7 @@ GUIDES = {
     "facts": facts,
     "rf_clocks": rf_clocks,
     "fidelity": fidelity,
+    "agnostic": agnostic,
 }
 
 

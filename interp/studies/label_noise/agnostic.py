@@ -29,10 +29,9 @@ The search succeeds where the rule's entries outweigh the memorized ones in pool
 p 23-31 up to half wrong labels, at p 97 up to 60% (about 4 minutes a model on two CPU cores),
 not at 80% (docs/noise_frontier.md). A network that memorized its labels holds one
 spike per training pair and nothing on test pairs, so the search solves noisy planted equations
-s(a) + s(b) = s(c) of three variables; it finds the law where R = f (1 - noise)^2 sqrt(p) (f the
-train fraction) is large enough (at p 97 from 0.8, at p 31 from 0.34 in most runs), as
-efficient algorithms for such equations need R of order one (the issue's 80% at p 97, f 0.5:
-R 0.2). `GroupLaw.score` separates a found law
+s(a) + s(b) = s(c) of three variables; it finds the law where the density of clean training
+entries f (1 - noise)^2 (f the train fraction) exceeds about 0.04-0.08 (measured at p 23-97;
+the issue's 80% at p 97, f 0.5: 0.02). `GroupLaw.score` separates a found law
 from a partial one at a given p (measured: 27-40 against 13-18 at p 31, 118-160 against 89 at
 p 97). The choices above (beam width, kept share, rounds, starts, confirm) are parameters.
 
