@@ -4,10 +4,12 @@ A network that memorized its labels holds, in its cross term T(a, b, c), one spi
 pair at that pair's label, clean or wrong, and nothing on test pairs (`rule_spread.py`, point
 4). Finding the group law from the weights is then finding it from a table in which a share
 (1 - noise) of the training pairs obey s(a) + s(b) = s(c) mod p and the rest point anywhere:
-m noisy linear equations in three unknowns each, bias eps ~ 1 - noise, n ~ p unknowns. The
-efficient algorithms known for planted equations of three variables (spectral methods,
-sum-of-squares) need m eps^2 of order n^(3/2); this script measures where a run stands on that
-scale and what the search would need. On the run given (default: the shipped 80% run) it prints:
+m noisy linear equations in three unknowns each, bias eps ~ 1 - noise, n ~ p unknowns, the
+unknown a bijection. Spectral and sum-of-squares methods for planted equations of three
+variables need m eps^2 of order n^(3/2); R = m eps^2 / n^(3/2) serves here as a scale (those
+results do not transfer as they stand: a constant s satisfies every equation), and this script
+measures where a run stands on it and what the search would need. On the run given (default:
+the shipped 80% run) it prints:
 
 1. the table read off the weights (the largest entry of each T(a, b, .) where it stands more
    than 4 sd out): how many entries, how many obey the task's law, and the ratio

@@ -3,7 +3,7 @@
 A memorizing network holds its training table and nothing more (`rule_spread.py`), so finding
 the group law from its weights is solving noisy planted equations s(a) + s(b) = s(c) of three
 variables: m = f p^2 equations (f the train fraction), a share 1 - noise of them true, over
-n ~ p unknowns. Efficient algorithms for such equations need m eps^2 / n^(3/2) ~ R of order one
+n ~ p unknowns; R is the signal-to-noise scale of spectral methods for such equations
 (docs/noise_frontier.md). This sweeps p, noise and train fraction, trains one batched ensemble
 of memorizing networks per p (the headline recipe: x^2, Doshi init, AdamW lr 1e-2, MSE, 1000
 full-batch steps), and prints for every model R, how well it fits its wrong labels, its own test
