@@ -78,6 +78,13 @@ def test_extract(sweep, capsys, method):
     assert ("labels-only" in out and "note:" in out) == (method == "logits")
 
 
+def test_extract_agnostic_shows_its_search_unless_told_not_to(sweep, capsys):
+    code, out, err = run_cli(capsys, "extract", sweep[0], "--method", "agnostic")
+    assert code == 0 and "agnostic" in out and "group law" in err
+    code, out, err = run_cli(capsys, "extract", sweep[0], "--method", "agnostic", "--no-progress")
+    assert code == 0 and "agnostic" in out and "group law" not in err
+
+
 def test_extract_json_and_out(sweep, tmp_path, capsys):
     saved = tmp_path / "extracted"
     args = ["extract", sweep[0], "--method", "logits", "--json", "--out", saved]

@@ -90,6 +90,9 @@ def add_arguments(command: str, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--json", action="store_true", help="print a JSON object")
     if command == "extract":
         parser.add_argument("--method", choices=EXTRACTION_METHODS, default="neuron")
+        parser.add_argument(
+            "--no-progress", action="store_true", help="hide the agnostic search's progress bar"
+        )
         parser.add_argument("--out", type=Path, help="save the extracted model as a new run")
     if command in ("spectrum", "report"):
         what = "figures" if command == "spectrum" else "report"
@@ -234,7 +237,7 @@ def _extract(args: argparse.Namespace) -> None:
     if args.out is not None:
         check_new_folder(args.out)
     model = _trained_mlp(run, step, args.device)
-    extracted = extract(model, args.method, op=run.task.config.op)
+    extracted = extract(model, args.method, op=run.task.config.op, progress=not args.no_progress)
     results = {"raw": evaluate(model, run.task), args.method: evaluate(extracted, run.task)}
     if args.method == "logits":
         results["labels-only"] = symmetry_baseline(run.task)

@@ -74,7 +74,12 @@ CURVE_CHUNK_NEURONS = 64 * 500
 
 
 def extract(
-    model: MLP, method: str = "neuron", *, op: str | None = None, key_threshold: float = 0.5
+    model: MLP,
+    method: str = "neuron",
+    *,
+    op: str | None = None,
+    key_threshold: float = 0.5,
+    progress: bool = False,
 ) -> nn.Module:
     """Extract the frequency structure of every model of an ensemble.
 
@@ -88,6 +93,8 @@ def extract(
             logs, so their weights are read over the exponent (`group_order`; residue 0, outside
             the group, is kept as trained); every other op (or None) over the residue.
         key_threshold: passed to `extract_frequencies` for "key" and "logits".
+        progress: a bar over the "agnostic" method's search (minutes at p 97; the other
+            methods take well under a second).
 
     Returns:
         For "neuron", "key" and "agnostic", an `MLP` with the same config and projected weights
@@ -101,7 +108,7 @@ def extract(
     if op is not None and op not in OPS:
         raise ValueError(f"op {op!r} is not one of {', '.join(OPS)}")
     if method == "agnostic":
-        return project_over_law(model, find_group_law(model))
+        return project_over_law(model, find_group_law(model, progress=progress))
     if method == "logits":
         if op is None:
             raise ValueError(f"method 'logits' needs op= one of {', '.join(OPS)}")
