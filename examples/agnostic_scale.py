@@ -1,4 +1,4 @@
-"""Where the task-agnostic extraction finds the group law: against R = f (1 - noise)^2 sqrt(p).
+"""Where the task-agnostic extraction finds the group law: against the share of clean entries.
 
 A memorizing network holds its training table and nothing more (`rule_spread.py`), so finding
 the group law from its weights is solving noisy planted equations s(a) + s(b) = s(c) of three
@@ -9,12 +9,13 @@ of memorizing networks per p (the headline recipe: x^2, Doshi init, AdamW lr 1e-
 full-batch steps), and prints for every model R, how well it fits its wrong labels, its own test
 accuracy, the agnostic extraction's (`interp.extract(model, "agnostic")`), the share of the
 task's table the found law gets right, its score J, and the "neuron" extraction told the
-group; then a figure of agnostic test accuracy against R, one colour per p (`--out`).
+group; then a figure of agnostic test accuracy against the share of all p^2 pairs that are
+clean training entries, f (1 - noise), one colour per p (`--out`).
 
-About ten minutes on a 2-core CPU with the defaults.
+About fifteen minutes on a 2-core CPU with the defaults.
 
 Usage:
-    python examples/agnostic_scale.py [--p 23 31 43] [--noise 0.5 0.6 0.7 0.8]
+    python examples/agnostic_scale.py [--p 23 31 43 61] [--noise 0.5 0.6 0.7 0.8]
         [--fractions 0.3 0.5 0.7 0.9] [--seeds 0] [--op add] [--width 256] [--steps 1000]
         [--out figures/agnostic_scale]
 """
@@ -67,6 +68,7 @@ def sweep(p: int, grid: list[tuple[float, float, int]], args: argparse.Namespace
             "fraction": f,
             "seed": s,
             "R": f * (1 - eta) ** 2 * math.sqrt(p),
+            "clean": f * (1 - eta),
             "fit": float(raw.train_noisy[m]),
             "raw": float(raw.test[m]),
             "agnostic": float(agnostic.test[m]),
@@ -82,18 +84,18 @@ def sweep(p: int, grid: list[tuple[float, float, int]], args: argparse.Namespace
 def figure(rows: list[dict]) -> go.Figure:
     fig = go.Figure()
     for p in sorted({r["p"] for r in rows}):
-        mine = sorted((r for r in rows if r["p"] == p), key=lambda r: r["R"])
+        mine = sorted((r for r in rows if r["p"] == p), key=lambda r: r["clean"])
         fig.add_scatter(
-            x=[r["R"] for r in mine],
+            x=[r["clean"] for r in mine],
             y=[r["agnostic"] for r in mine],
             mode="markers",
             name=f"p {p}",
-            text=[f"noise {r['noise']}, f {r['fraction']}, J {r['J']:.1f}" for r in mine],
-            hovertemplate="R %{x:.2f}<br>%{y:.3f}<br>%{text}<extra></extra>",
+            text=[f"noise {r['noise']}, f {r['fraction']}, R {r['R']:.2f}" for r in mine],
+            hovertemplate="clean share %{x:.2f}<br>%{y:.3f}<br>%{text}<extra></extra>",
         )
     fig.update_layout(
-        title="Task-agnostic extraction against R = f (1 - noise)^2 sqrt(p)",
-        xaxis={"title": "R", "type": "log"},
+        title="Task-agnostic extraction against the share of pairs that are clean training entries",
+        xaxis={"title": "clean share f (1 - noise)"},
         yaxis={**ACCURACY_AXIS, "title": "test accuracy after agnostic extraction"},
     )
     return fig
@@ -105,7 +107,7 @@ def listed(values: list[float]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--p", type=int, nargs="+", default=[23, 31, 43])
+    parser.add_argument("--p", type=int, nargs="+", default=[23, 31, 43, 61])
     parser.add_argument("--noise", type=float, nargs="+", default=[0.5, 0.6, 0.7, 0.8])
     parser.add_argument("--fractions", type=float, nargs="+", default=[0.3, 0.5, 0.7, 0.9])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
@@ -118,22 +120,23 @@ def main() -> None:
     grid = list(itertools.product(args.noise, args.fractions, args.seeds))
     rows = [row for p in args.p for row in sweep(p, grid, args)]
     print(f"\n{args.op}, width {args.width}: test accuracy")
-    head = "p | noise | f | seed | R | wrong labels fit | raw | agnostic | law right; J | neuron"
+    head = "p | noise | f | seed | clean | R | wrong fit | raw | agnostic | law right; J | neuron"
     print(f"| {head} (told) |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for r in sorted(rows, key=lambda r: (r["p"], r["R"])):
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in sorted(rows, key=lambda r: (r["p"], r["clean"], r["R"])):
         print(
-            f"| {r['p']} | {r['noise']} | {r['fraction']} | {r['seed']} | {r['R']:.2f} | "
+            f"| {r['p']} | {r['noise']} | {r['fraction']} | {r['seed']} | {r['clean']:.2f} | "
+            f"{r['R']:.2f} | "
             f"{r['fit']:.3f} | {r['raw']:.3f} | {r['agnostic']:.3f} | "
             f"{r['right']:.3f}; {r['J']:.1f} | {r['told']:.3f} |"
         )
     for p in args.p:
         seconds = next(r["seconds"] for r in rows if r["p"] == p)
-        found = sorted(r["R"] for r in rows if r["p"] == p and r["right"] >= 0.99)
-        lost = sorted(r["R"] for r in rows if r["p"] == p and r["right"] < 0.99)
+        found = sorted(r["clean"] for r in rows if r["p"] == p and r["right"] >= 0.99)
+        lost = sorted(r["clean"] for r in rows if r["p"] == p and r["right"] < 0.99)
         print(
-            f"p {p}: the law found (right on >= 0.99 of the table) at R {listed(found)}; "
-            f"not at {listed(lost)} ({seconds:.0f} s of search a model)"
+            f"p {p}: the law found (right on >= 0.99 of the table) at clean shares "
+            f"{listed(found)}; not at {listed(lost)} ({seconds:.0f} s of search a model)"
         )
     for path in write_figures({"agnostic_scale": figure(rows)}, args.out):
         print(f"wrote {path}")

@@ -28,14 +28,14 @@ multiply, a for subtract and divide: a = b + c), on T with its one- and two-way 
 The search succeeds where the rule's entries outweigh the memorized ones in pooled votes: at p
 23-31 up to half wrong labels, at p 97 up to 60% (about 4 minutes a model on two CPU cores), not
 at 80% (docs/noise_frontier.md). A network that memorized its labels holds one spike per
-training pair and nothing on test pairs, so the search solves noisy planted equations s(a) +
-s(b) = s(c) of three variables; it finds the law where the density of clean training entries f
-(1 - noise)^2 (f the train fraction) exceeds about 0.04-0.08 (measured at p 23-97; the issue's
-80% at p 97, f 0.5: 0.02). `GroupLaw.score` mostly separates a found law from a partial one
-(measured: 27-40 against 13-18 at p 31 and noise 0.5-0.8, 118-160 against 89 at p 97), but it
-grows with the density of clean entries (at p 43 a partial law at train fraction 0.9 reached 61,
-found laws 35-113), so compare it at similar densities. The choices above (beam width, kept
-share, rounds, starts, confirm) are parameters.
+training pair and nothing on test pairs, so the search reads the law off the training table: it
+finds it where at least a fifth of all p^2 pairs are clean training entries (measured at p
+43-97; an eighth at p 23-31), however many wrong ones come with them; the issue's 80% at p 97
+with half the pairs in training has a tenth. `GroupLaw.score` mostly separates a found law from
+a partial one (measured: 27-40 against 13-18 at p 31 and noise 0.5-0.8, 118-160 against 89 at p
+97), but it grows with the share of clean entries (at p 43 a partial law at train fraction 0.9
+reached 61, found laws 35-113), so compare it at similar shares. The choices above (beam width,
+kept share, rounds, starts, confirm) are parameters.
 
 Examples:
     >>> from interp.studies.label_noise import find_group_law
