@@ -28,17 +28,6 @@ from interp.studies import label_noise
 from interp.tasks.modular import ModularTask
 
 
-def law_right(law: label_noise.GroupLaw, m: int, task: ModularTask) -> float:
-    """Share of the task's pairs inside the found group on which the found law is the task's."""
-    n, output = int(law.n[m]), int(law.output[m])
-    labels = torch.full((task.p,), -1)
-    labels[law.order[m, :n]] = torch.arange(n)
-    a, b = task.inputs.T
-    x, y, z = {2: (a, b, task.labels), 0: (b, task.labels, a), 1: (a, task.labels, b)}[output]
-    inside = (labels[x] >= 0) & (labels[y] >= 0) & (labels[z] >= 0)
-    return float(((labels[x] + labels[y]) % n == labels[z])[inside].float().mean())
-
-
 def report(model: MLP, task: ModularTask, names: list[str], beam: int) -> None:
     op = task.config.op
     start = time.perf_counter()
@@ -61,7 +50,7 @@ def report(model: MLP, task: ModularTask, names: list[str], beam: int) -> None:
         found = f"{int(law.n[m])}, {'abc'[int(law.output[m])]}, {law.score[m]:.1f}"
         print(
             f"| {name} | {table['raw'].train_noisy[m]:.3f} | {cells} "
-            f"| {found}, {law_right(law, m, task):.3f} |"
+            f"| {found}, {float(law.right_on(task)[m]):.3f} |"
         )
     print(f"(the law's search: {seconds:.0f} s per model)")
 

@@ -33,19 +33,6 @@ import torch
 import interp
 from interp.figures import ACCURACY_AXIS, write_figures
 from interp.studies import label_noise
-from interp.tasks.modular import ModularTask
-
-
-def law_right(law: label_noise.GroupLaw, m: int, task: ModularTask) -> float:
-    """Share of the task's table (pairs inside the found group) the found law gets right."""
-    n = int(law.n[m])
-    labels = torch.full((task.p,), -1)
-    labels[law.order[m, :n]] = torch.arange(n)
-    a, b = task.inputs.T
-    c = task.labels
-    x, y, z = {2: (a, b, c), 0: (b, c, a), 1: (a, c, b)}[int(law.output[m])]
-    inside = (labels[x] >= 0) & (labels[y] >= 0) & (labels[z] >= 0)
-    return float(((labels[x] + labels[y]) % n == labels[z])[inside].float().mean())
 
 
 def sweep(p: int, grid: list[tuple[float, float, int]], args: argparse.Namespace) -> list[dict]:
@@ -73,7 +60,7 @@ def sweep(p: int, grid: list[tuple[float, float, int]], args: argparse.Namespace
             "raw": float(raw.test[m]),
             "agnostic": float(agnostic.test[m]),
             "J": float(law.score[m]),
-            "right": law_right(law, m, task),
+            "right": float(law.right_on(task)[m]),
             "told": float(told.test[m]),
             "seconds": seconds,
         }

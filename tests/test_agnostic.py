@@ -84,6 +84,7 @@ def test_the_law_of_a_memorizing_network_is_its_task(trained, op, n, output, ide
         inside = (labels[x] >= 0) & (labels[y] >= 0) & (labels[z] >= 0)
         assert inside.sum() >= (n - 1) ** 2
         assert ((labels[x] + labels[y]) % n == labels[z])[inside].all()
+    torch.testing.assert_close(law.right_on(task), torch.ones(2, dtype=torch.float64))
     # projected over that law, the network answers the rule it could not answer itself
     raw = evaluate(model, task)
     assert (raw.train_noisy >= 0.9).all() and (raw.test <= 0.2).all(), raw
@@ -129,6 +130,8 @@ def test_bad_arguments_are_refused_in_one_line(trained):
     law = find_group_law(scrambled_clock(17, torch.arange(17)))
     with pytest.raises(ValueError, match=r"shape \(1, 17\); this model needs \[models=2, p=23\]"):
         project_over_law(model, law)
+    with pytest.raises(ValueError, match="task of 2 models at p 23; this law has 1 models at p 17"):
+        law.right_on(trained["add"][1])
     relu = MLP(MLPConfig(p=23, width=8, act="relu"))
     with pytest.raises(ValueError, match="x\\^2"):
         find_group_law(relu)

@@ -60,6 +60,7 @@ from torch import Tensor
 
 from interp.fourier import project_onto_frequencies
 from interp.models.mlp import MLP
+from interp.tasks.modular import ModularTask
 
 __all__ = ["GroupLaw", "find_group_law", "project_over_law"]
 
@@ -88,6 +89,26 @@ class GroupLaw:
     n: Integer[Tensor, " models"]
     output: Integer[Tensor, " models"]
     score: Float[Tensor, " models"]
+
+    def right_on(self, task: ModularTask) -> Float[Tensor, " models"]:
+        """Share of the task's table, over the pairs whose three tokens lie in the found group,
+        on which the found law gives the task's answer (1: the law is the task's, up to an
+        automorphism). A measurement against the truth; the search never reads the task."""
+        if task.models != len(self.n) or task.p != self.order.shape[1]:
+            raise ValueError(
+                f"task of {task.models} models at p {task.p}; this law has "
+                f"{len(self.n)} models at p {self.order.shape[1]}"
+            )
+        (a, b), c = task.inputs.T.to(self.order.device), task.labels.to(self.order.device)
+        shares = []
+        for order, n, output in zip(self.order, self.n.tolist(), self.output.tolist(), strict=True):
+            labels = torch.full_like(order, -1)
+            labels[order[:n]] = torch.arange(n, device=order.device)
+            x, y, z = {2: (a, b, c), 0: (b, c, a), 1: (a, c, b)}[output]
+            inside = (labels[x] >= 0) & (labels[y] >= 0) & (labels[z] >= 0)
+            right = (labels[x] + labels[y]) % n == labels[z]
+            shares.append(right[inside].double().mean())
+        return torch.stack(shares)
 
 
 def find_group_law(
