@@ -8,6 +8,11 @@ threads, interleaved, and the ceiling that implies if each core kept its one-thr
 the others busy (an upper estimate: the cores share memory bandwidth):
 threads x rate(1 thread) / rate(all threads).
 
+It then measures that ceiling instead of estimating it: the loss and gradients of `threads`
+models (one ensemble's fused CPU step), once as one ensemble on all threads and once split, each
+model in its own Python thread on one intra-op thread (so every core runs its own model at the
+same time), and prints the split's speed-up.
+
 Usage:
     python benchmarks/cpu_ceiling.py [--steps 40] [--repeats 2]
 """
@@ -17,9 +22,11 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
+from interp.core.objectives import objective_for
 from interp.core.training import TrainConfig, train
 from interp.models.mlp import MLP, MLPConfig
 from interp.tasks.modular import modular_task
@@ -37,6 +44,43 @@ def rate(threads: int, steps: int) -> float:
     return steps / (time.perf_counter() - start)
 
 
+def split_speedup(threads: int, repeats: int) -> tuple[float, float]:
+    """Seconds for the loss and gradients of `threads` models: as one ensemble on all threads,
+    and split into one model per Python thread, each on one intra-op thread (median of
+    `repeats` rounds of 5 calls each)."""
+    task = modular_task(p=97, noise=0.35, seed=list(range(threads)))
+    cfg = MLPConfig(p=97, width=512, models=threads, seed=tuple(range(threads)))
+    ensemble = MLP(cfg, torch.device("cpu"))
+    objective = objective_for(ensemble, task, TrainConfig(), torch.device("cpu"))
+    alone = [MLP(MLPConfig(p=97, width=512, models=1, seed=(i,))) for i in range(threads)]
+    data = objective.inputs, objective.targets, objective.weight
+
+    def step(model: MLP, rows: slice) -> None:
+        loss = model.fused_loss(*(x[rows] for x in data), "mse", 1)
+        loss.sum().backward()
+
+    def together() -> None:
+        step(ensemble, slice(None))
+
+    pool = ThreadPoolExecutor(threads)
+
+    def split() -> None:
+        for f in [pool.submit(step, m, slice(i, i + 1)) for i, m in enumerate(alone)]:
+            f.result()
+
+    times: dict[str, list[float]] = {"together": [], "split": []}
+    for _ in range(repeats):
+        for name, fn, n_threads in (("together", together, threads), ("split", split, 1)):
+            torch.set_num_threads(n_threads)
+            fn()  # warm-up
+            start = time.perf_counter()
+            for _ in range(5):
+                fn()
+            times[name].append((time.perf_counter() - start) / 5)
+    torch.set_num_threads(threads)
+    return statistics.median(times["together"]), statistics.median(times["split"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=40)
@@ -51,6 +95,12 @@ def main() -> None:
     print(f"one model, 1 thread: {one:.1f} steps/s; {full} threads: {all_:.1f} steps/s")
     ceiling = full * one / all_
     print(f"estimated ceiling for a batched ensemble (one model per core): {ceiling:.2f}x")
+    together, split = split_speedup(full, args.repeats)
+    print(
+        f"{full} models' loss and gradients: one ensemble on {full} threads"
+        f" {together * 1e3:.1f} ms, one model per thread {split * 1e3:.1f} ms:"
+        f" measured ceiling {together / split:.2f}x"
+    )
 
 
 if __name__ == "__main__":

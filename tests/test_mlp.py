@@ -32,3 +32,79 @@ def test_the_fused_cpu_path_equals_the_hooked_path(act):
     assert torch.equal(fused[0], plain[0])
     for a, b in zip(fused[1], plain[1]):
         torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
+
+
+def _plain_loss(model, inputs, targets, weight, kind):
+    """The loss as the objective wrote it before the fused step: forward, then the loss."""
+    logits = model.run_with_hooks(inputs, fwd_hooks=[("hook_logits", lambda x, hook: x)])
+    if kind == "mse":
+        one_hot = torch.nn.functional.one_hot(targets, logits.shape[-1]).float()
+        per_example = ((logits - one_hot) ** 2).mean(-1)
+    else:
+        per_example = torch.nn.functional.cross_entropy(
+            logits.transpose(1, 2), targets, reduction="none"
+        )
+    return (per_example * weight).sum(1)
+
+
+@pytest.mark.parametrize("kind", ["mse", "ce"])
+@pytest.mark.parametrize(("act", "init"), [("square", "doshi"), ("relu", "mean_field")])
+def test_the_fused_loss_and_its_gradients_equal_the_plain_ones(kind, act, init):
+    model = MLP(MLPConfig(p=11, width=16, models=3, seed=(0, 1, 2), act=act, init=init))
+    gen = torch.Generator().manual_seed(0)
+    inputs = torch.randint(0, 11, (3, 40, 2), generator=gen)
+    targets = torch.randint(0, 11, (3, 40), generator=gen)
+    weight = torch.rand(3, 40, generator=gen)
+    scale = torch.tensor([1.0, 0.5, 2.0])  # backward scales each model's gradient
+
+    def run(loss_fn):
+        model.zero_grad()
+        loss = loss_fn()
+        (loss * scale).sum().backward()
+        return loss.detach(), [p.grad.clone() for p in model.parameters()]
+
+    plain = run(lambda: _plain_loss(model, inputs, targets, weight, kind))
+    for chunk in (1, 2, 3):
+        fused = run(lambda c=chunk: model.fused_loss(inputs, targets, weight, kind, c))
+        torch.testing.assert_close(fused[0], plain[0], rtol=1e-5, atol=1e-6)
+        for a, b in zip(fused[1], plain[1]):
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)
+
+
+def test_the_fused_loss_steps_aside_where_it_does_not_apply():
+    inputs, targets, weight = (
+        torch.zeros(2, 4, 2, dtype=torch.long),
+        torch.zeros(2, 4).long(),
+        torch.ones(2, 4),
+    )
+    model = MLP(MLPConfig(p=5, width=4, models=2))
+    with torch.no_grad():
+        assert model.fused_loss(inputs, targets, weight, "mse", 2) is None
+    biased = MLP(MLPConfig(p=5, width=4, models=2, bias=True))
+    assert biased.fused_loss(inputs, targets, weight, "mse", 2) is None
+    with model.hooks(fwd_hooks=[("hook_post", lambda x, hook: x)]):
+        assert model.fused_loss(inputs, targets, weight, "mse", 2) is None
+    assert model.fused_loss(inputs, targets, weight, "mse", 2).shape == (2,)
+    with pytest.raises(ValueError, match="kind 'l2' is not one of mse, ce"):
+        model.fused_loss(inputs, targets, weight, "l2", 2)
+
+
+@pytest.mark.parametrize("batch_size", [None, 16])
+def test_training_through_the_fused_step_ends_where_the_plain_step_does(batch_size):
+    import interp
+
+    task = interp.modular_task(p=13, noise=0.2, seed=[0, 1])
+    cfg = interp.TrainConfig(steps=40, lr=1e-2, loss="ce", batch_size=batch_size, log_every=40)
+
+    def trained(hooked: bool):
+        model = MLP(MLPConfig(p=13, width=24, models=2, seed=(0, 1)))
+        if hooked:  # a hook on the logits sends training through the plain forward
+            model.hook_logits.add_hook(lambda x, hook: x)
+        return interp.train(model, task, cfg, progress=False)
+
+    fused, plain = trained(False), trained(True)
+    for name, param in fused.model.named_parameters():
+        torch.testing.assert_close(
+            param, dict(plain.model.named_parameters())[name], atol=1e-5, rtol=1e-4
+        )
+    assert torch.equal(fused.metrics["test_acc"], plain.metrics["test_acc"])

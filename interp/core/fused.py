@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["weighted_mse"]
+__all__ = ["Workspace", "weighted_mse"]
 
 
 class _WeightedMSE(torch.autograd.Function):
@@ -38,3 +38,33 @@ def weighted_mse(logits: Tensor, one_hot: Tensor, weight: Tensor) -> Tensor:
     (logits - one_hot)^2 over `logits`, `one_hot` `[models, batch, classes]` and `weight`
     `[models, batch]`; the gradient reaches `logits` only."""
     return _WeightedMSE.apply(logits, one_hot, weight)
+
+
+class Workspace:
+    """Named scratch tensors kept from one call to the next, reused while their shape holds.
+
+    A training step on a CPU that allocates its large temporaries afresh each time pays for
+    them twice: glibc returns a large freed block to the kernel, and the next step faults every
+    page of it back in (measured for 64 MLPs of p 31, width 64: 14 ms a step with fresh
+    temporaries, 4.3 ms writing into kept ones). Use it only for tensors that no caller keeps
+    past the call.
+
+    Examples:
+        >>> work = Workspace()
+        >>> a = work("pre", (2, 3))
+        >>> a is work("pre", (2, 3)), work("pre", (4,)).shape
+        (True, torch.Size([4]))
+    """
+
+    def __init__(self) -> None:
+        self._tensors: dict[str, Tensor] = {}
+
+    def __call__(self, name: str, shape: tuple[int, ...], like: Tensor | None = None) -> Tensor:
+        """The scratch tensor `name` of `shape` (uninitialized), with the dtype and device of
+        `like` (float32 on the CPU without it)."""
+        t = self._tensors.get(name)
+        dtype = like.dtype if like is not None else torch.float32
+        device = like.device if like is not None else torch.device("cpu")
+        if t is None or t.shape != shape or t.dtype != dtype or t.device != device:
+            t = self._tensors[name] = torch.empty(shape, dtype=dtype, device=device)
+        return t

@@ -60,10 +60,8 @@ __all__ = [
     "CPU_CHUNK_ELEMENTS",
 ]
 
-# On a CPU the ensemble's forward/backward runs a few models at a time, so that one chunk's
-# hidden activations [chunk, batch, neurons] stay near this many elements: cache-sized chunks
-# run about twice as fast per model as the whole ensemble at once (benchmarks/ensemble_speed.py).
-# A GPU takes the whole ensemble in one call.
+# On a CPU a forward/backward runs a few models at a time, so that one chunk's activations
+# [chunk, batch, neurons] stay near this many elements (a GPU takes the whole ensemble at once).
 CPU_CHUNK_ELEMENTS = 5_000_000
 
 
@@ -126,15 +124,10 @@ def _check_batch(batch_size: int | None, smallest: int) -> None:
 # classification: an MLP (or any logits ensemble) on a modular task
 
 
-def _class_loss(
-    logits: Tensor, targets: Tensor, kind: str, one_hot: Tensor | None = None
-) -> Tensor:
-    """Per-example loss `[models, batch]` from logits `[models, batch, p]` and targets (MSE: or
-    their `one_hot` encoding, when the caller keeps it)."""
+def _class_loss(logits: Tensor, targets: Tensor, kind: str) -> Tensor:
+    """Per-example loss `[models, batch]` from logits `[models, batch, p]` and targets."""
     if kind == "mse":
-        if one_hot is None:
-            one_hot = F.one_hot(targets, logits.shape[-1]).to(logits.dtype)
-        diff = logits - one_hot
+        diff = logits - F.one_hot(targets, logits.shape[-1]).to(logits.dtype)
         return (diff * diff).mean(-1)
     return F.cross_entropy(logits.transpose(1, 2), targets, reduction="none")
 
@@ -187,6 +180,8 @@ class Classification:
         cpu = device.type == "cpu"
         self.chunk = max(1, CPU_CHUNK_ELEMENTS // (batch * width)) if cpu else models
         self.log_chunk = max(1, CPU_CHUNK_ELEMENTS // (len(task.labels) * width)) if cpu else models
+        self.fused_chunk = self.chunk  # the MLP's fused CPU step chunks inside: give it all
+        self.chunk = models if cpu and hasattr(model, "fused_loss") else self.chunk
 
     def loss(self, forward: Callable[..., Tensor], rows: slice, step: int) -> Tensor:
         one_hot = None
@@ -196,9 +191,13 @@ class Classification:
             idx = self.epochs(step)[rows].to(self.weight.device)
             inputs = self.task.inputs[idx]  # [models, batch, 2]
             targets = torch.gather(self.task.train_labels[rows], 1, idx)
+        fused = getattr(forward, "fused_loss", None)  # None where it does not apply
+        loss = fused and fused(inputs, targets, self.weight[rows], self.kind, self.fused_chunk)
+        if loss is not None:
+            return loss
         if one_hot is not None and self.kind == "mse":  # full batch: one fused pass
             return weighted_mse(forward(inputs), one_hot, self.weight[rows])
-        per_example = _class_loss(forward(inputs), targets, self.kind, one_hot)
+        per_example = _class_loss(forward(inputs), targets, self.kind)
         return (per_example * self.weight[rows]).sum(1)
 
     @torch.no_grad()

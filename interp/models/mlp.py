@@ -24,6 +24,7 @@ from torch import Tensor, nn
 from transformer_lens.hook_points import HookPoint
 
 from interp.core.ensemble import Ensemble, EnsembleConfig
+from interp.core.fused import Workspace
 
 __all__ = ["MLP", "MLPConfig", "ACTIVATIONS", "INITS"]
 
@@ -123,6 +124,63 @@ class _Hidden(torch.autograd.Function):
         return *tables, None, None, None
 
 
+class _FusedLoss(torch.autograd.Function):
+    """Each model's weighted loss `[models]` (MSE on one-hot targets or cross-entropy) of the
+    network on its pairs, with the gradients of U, V and W computed in the same pass, `chunk`
+    models at a time into kept scratch tensors (the CPU training step of an unhooked network
+    without biases). The same numbers as the unfused path (`_Hidden`, `bmm`, the loss) up to
+    float reassociation in the read-out gradient; backward only scales them per model."""
+
+    @staticmethod
+    def forward(ctx, U, V, W, inputs, targets, weight, kind, square, scale, chunk, work):
+        m, n, p = U.shape
+        b = inputs.shape[1]
+        loss = U.new_empty(m)
+        grads = torch.empty_like(U), torch.empty_like(V), torch.empty_like(W)
+        for s in range(0, m, chunk):
+            k = min(m, s + chunk) - s
+            rows = slice(s, s + k)
+            offset = (torch.arange(k, device=U.device) * p)[:, None]
+            idx = [(inputs[rows, :, i] + offset).reshape(-1) for i in (0, 1)]
+            tables = [t[rows].transpose(1, 2).reshape(k * p, n) for t in (U, V)]
+            pre = torch.index_select(tables[0], 0, idx[0], out=work("pre", (k * b, n), U))
+            tmp = torch.index_select(tables[1], 0, idx[1], out=work("tmp", (k * b, n), U))
+            pre.add_(tmp)
+            out = work("post", (k * b, n), U)
+            post = torch.mul(pre, pre, out=out) if square else torch.clamp(pre, min=0, out=out)
+            post3 = post.view(k, b, n)
+            logits = torch.bmm(post3, W[rows].transpose(1, 2), out=work("logits", (k, b, p), U))
+            if scale != 1.0:
+                logits.mul_(scale)
+            w, t = weight[rows], targets[rows, :, None]
+            minus_one = work("minus_one", (k, b, 1), U).fill_(-1.0)
+            if kind == "mse":
+                diff = logits.scatter_add_(2, t, minus_one)  # logits - one_hot, bit for bit
+                loss[rows] = torch.einsum("mbc,mbc,mb->m", diff, diff, w) / p
+                dlogits = diff.mul_((w * (2.0 / p))[..., None])
+            else:
+                lse = torch.logsumexp(logits, -1)
+                loss[rows] = ((lse - logits.gather(2, t)[..., 0]) * w).sum(1)
+                dlogits = logits.sub_(lse[..., None]).exp_().scatter_add_(2, t, minus_one)
+                dlogits.mul_(w[..., None])
+            if scale != 1.0:
+                dlogits.mul_(scale)
+            torch.bmm(dlogits.transpose(1, 2), post3, out=grads[2][rows])
+            dpre = torch.bmm(dlogits, W[rows], out=tmp.view(k, b, n)).view(k * b, n)
+            dpre = dpre.mul_(pre).mul_(2) if square else dpre.mul_(pre > 0)
+            for grad, i in zip(grads[:2], idx):
+                table = work("table", (k * p, n), U).zero_().index_add_(0, i, dpre)
+                grad[rows] = table.view(k, p, n).transpose(1, 2)
+        ctx.save_for_backward(*grads)
+        return loss
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad: Tensor) -> tuple[Tensor | None, ...]:
+        per_model = grad.view(-1, 1, 1)
+        return *(g * per_model for g in ctx.saved_tensors), *([None] * 8)
+
+
 def _hooked(*points: HookPoint) -> bool:
     return any(p._forward_hooks or p._forward_pre_hooks or p._backward_hooks for p in points)
 
@@ -161,6 +219,26 @@ class MLP(Ensemble):
         self.hook_pre = HookPoint()
         self.hook_post = HookPoint()
         self.hook_logits = HookPoint()
+
+    def fused_loss(
+        self, inputs: Tensor, targets: Tensor, weight: Tensor, kind: str, chunk: int
+    ) -> Tensor | None:
+        """Each model's loss `[models]`, sum_b weight[m, b] loss(logits[m, b], targets[m, b])
+        for pairs `[models, batch, 2]`, targets and weight `[models, batch]`, kind "mse"
+        (mean over classes of the squared error to the one-hot target) or "ce", computed with
+        its gradient in one pass, `chunk` models at a time (training on a CPU); None where that
+        path does not apply (not a CPU, biases, a hooked hidden layer or logits, no grad), and
+        the caller runs the plain forward."""
+        hooked = _hooked(self.hook_pre, self.hook_post, self.hook_logits)
+        if self.U.device.type != "cpu" or self.cfg.bias or hooked or not torch.is_grad_enabled():
+            return None
+        if kind not in ("mse", "ce"):
+            raise ValueError(f"kind {kind!r} is not one of mse, ce")
+        square, scale = self.cfg.act == "square", self.cfg.out_scale
+        if not hasattr(self, "_work"):
+            self._work = Workspace()
+        args = (inputs, targets, weight, kind, square, scale, max(1, chunk), self._work)
+        return _FusedLoss.apply(self.U, self.V, self.W, *args)
 
     def _init_weights(self, seed: int) -> dict[str, Tensor]:
         n, p = self.cfg.width, self.cfg.p
