@@ -142,10 +142,12 @@ class _FusedLoss(torch.autograd.Function):
             rows = slice(s, s + k)
             offset = (torch.arange(k, device=U.device) * p)[:, None]
             idx = [(inputs[rows, :, i] + offset).reshape(-1) for i in (0, 1)]
-            tables = [t[rows].transpose(1, 2).reshape(k * p, n) for t in (U, V)]
-            pre = torch.index_select(tables[0], 0, idx[0], out=work("pre", (k * b, n), U))
-            tmp = torch.index_select(tables[1], 0, idx[1], out=work("tmp", (k * b, n), U))
-            pre.add_(tmp)
+            # one table of U's rows then V's: each pair's bag of two rows, summed (one pass)
+            tables = torch.stack((U[rows], V[rows])).transpose(-1, -2).reshape(2 * k * p, n)
+            bags = torch.stack((idx[0], idx[1] + k * p), 1).view(-1)
+            starts = torch.arange(0, 2 * k * b, 2, device=U.device)
+            pre = F.embedding_bag(bags, tables, starts, mode="sum")
+            tmp = work("tmp", (k * b, n), U)
             out = work("post", (k * b, n), U)
             post = torch.mul(pre, pre, out=out) if square else torch.clamp(pre, min=0, out=out)
             post3 = post.view(k, b, n)
@@ -166,8 +168,9 @@ class _FusedLoss(torch.autograd.Function):
             if scale != 1.0:
                 dlogits.mul_(scale)
             torch.bmm(dlogits.transpose(1, 2), post3, out=grads[2][rows])
-            dpre = torch.bmm(dlogits, W[rows], out=tmp.view(k, b, n)).view(k * b, n)
-            dpre = dpre.mul_(pre).mul_(2) if square else dpre.mul_(pre > 0)
+            # x^2: the factor 2 of its derivative on W (exact, and a smaller tensor)
+            dpre = torch.bmm(dlogits, W[rows] * 2 if square else W[rows], out=tmp.view(k, b, n))
+            dpre = dpre.view(k * b, n).mul_(pre) if square else dpre.view(k * b, n).mul_(pre > 0)
             for grad, i in zip(grads[:2], idx):
                 table = work("table", (k * p, n), U).zero_().index_add_(0, i, dpre)
                 grad[rows] = table.view(k, p, n).transpose(1, 2)
