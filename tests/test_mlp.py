@@ -89,6 +89,18 @@ def test_the_fused_loss_steps_aside_where_it_does_not_apply():
         model.fused_loss(inputs, targets, weight, "l2", 2)
 
 
+def test_the_fused_loss_takes_shared_pairs_and_reuses_its_scratch_tensors():
+    from interp.core.fused import Workspace
+
+    model = MLP(MLPConfig(p=7, width=8, models=2, seed=(0, 1)))
+    pairs = torch.randint(0, 7, (10, 2), generator=torch.Generator().manual_seed(0))
+    targets, weight = (pairs.sum(1) % 7).expand(2, -1), torch.full((2, 10), 0.1)
+    work = Workspace()
+    shared = model.fused_loss(pairs, targets, weight, "ce", 1, work)
+    again = model.fused_loss(pairs.expand(2, -1, -1), targets, weight, "ce", 1, work)
+    assert torch.equal(shared, again) and work("post", (10, 8)) is work("post", (10, 8))
+
+
 @pytest.mark.parametrize("batch_size", [None, 16])
 def test_training_through_the_fused_step_ends_where_the_plain_step_does(batch_size):
     import interp

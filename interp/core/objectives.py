@@ -42,7 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from interp.core.fused import weighted_mse
+from interp.core.fused import Workspace, weighted_mse
 from interp.core.metrics import accuracies, masked_mean
 
 __all__ = [
@@ -180,19 +180,20 @@ class Classification:
         cpu = device.type == "cpu"
         self.chunk = max(1, CPU_CHUNK_ELEMENTS // (batch * width)) if cpu else models
         self.log_chunk = max(1, CPU_CHUNK_ELEMENTS // (len(task.labels) * width)) if cpu else models
-        self.fused_chunk = self.chunk  # the MLP's fused CPU step chunks inside: give it all
-        self.chunk = models if cpu and hasattr(model, "fused_loss") else self.chunk
+        self.fused_chunk, self.work = self.chunk, Workspace()  # the MLP's fused CPU step
+        self.chunk = models if cpu and hasattr(model, "fused_loss") else self.chunk  # chunks itself
 
     def loss(self, forward: Callable[..., Tensor], rows: slice, step: int) -> Tensor:
-        one_hot = None
         if self.batch_size is None:
             inputs, targets, one_hot = self.inputs[rows], self.targets[rows], self.one_hot[rows]
         else:
-            idx = self.epochs(step)[rows].to(self.weight.device)
+            one_hot, idx = None, self.epochs(step)[rows].to(self.weight.device)
             inputs = self.task.inputs[idx]  # [models, batch, 2]
             targets = torch.gather(self.task.train_labels[rows], 1, idx)
         fused = getattr(forward, "fused_loss", None)  # None where it does not apply
-        loss = fused and fused(inputs, targets, self.weight[rows], self.kind, self.fused_chunk)
+        loss = fused and fused(
+            inputs, targets, self.weight[rows], self.kind, self.fused_chunk, self.work
+        )
         if loss is not None:
             return loss
         if one_hot is not None and self.kind == "mse":  # full batch: one fused pass

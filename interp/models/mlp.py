@@ -226,23 +226,31 @@ class MLP(Ensemble):
         self.hook_logits = HookPoint()
 
     def fused_loss(
-        self, inputs: Tensor, targets: Tensor, weight: Tensor, kind: str, chunk: int
+        self,
+        inputs: Tensor,
+        targets: Tensor,
+        weight: Tensor,
+        kind: str,
+        chunk: int,
+        work: Workspace | None = None,
     ) -> Tensor | None:
         """Each model's loss `[models]`, sum_b weight[m, b] loss(logits[m, b], targets[m, b])
-        for pairs `[models, batch, 2]`, targets and weight `[models, batch]`, kind "mse"
-        (mean over classes of the squared error to the one-hot target) or "ce", computed with
-        its gradient in one pass, `chunk` models at a time (training on a CPU); None where that
-        path does not apply (not a CPU, biases, a hooked hidden layer or logits, no grad), and
-        the caller runs the plain forward."""
+        for pairs `[batch, 2]` or `[models, batch, 2]`, targets and weight `[models, batch]`,
+        kind "mse" (mean over classes of the squared error to the one-hot target) or "ce",
+        computed with its gradient in one pass, `chunk` models at a time (training on a CPU),
+        its large temporaries in `work` (keep one across steps; a fresh one without it); None
+        where that path does not apply (not a CPU, biases, a hooked hidden layer or logits, no
+        grad), and the caller runs the plain forward."""
         hooked = _hooked(self.hook_pre, self.hook_post, self.hook_logits)
         if self.U.device.type != "cpu" or self.cfg.bias or hooked or not torch.is_grad_enabled():
             return None
         if kind not in ("mse", "ce"):
             raise ValueError(f"kind {kind!r} is not one of mse, ce")
+        if inputs.dim() == 2:
+            inputs = inputs.expand(self.U.shape[0], -1, -1)
         square, scale = self.cfg.act == "square", self.cfg.out_scale
-        if not hasattr(self, "_work"):
-            self._work = Workspace()
-        args = (inputs, targets, weight, kind, square, scale, max(1, chunk), self._work)
+        work = Workspace() if work is None else work
+        args = (inputs, targets, weight, kind, square, scale, max(1, chunk), work)
         return _FusedLoss.apply(self.U, self.V, self.W, *args)
 
     def _init_weights(self, seed: int) -> dict[str, Tensor]:
