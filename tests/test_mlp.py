@@ -120,3 +120,12 @@ def test_training_through_the_fused_step_ends_where_the_plain_step_does(batch_si
             param, dict(plain.model.named_parameters())[name], atol=1e-5, rtol=1e-4
         )
     assert torch.equal(fused.metrics["test_acc"], plain.metrics["test_acc"])
+
+
+@pytest.mark.parametrize("act", ["square", "relu"])
+def test_evaluation_without_grad_gives_the_same_logits(act):
+    model = MLP(MLPConfig(p=11, width=16, models=3, seed=(0, 1, 2), act=act))
+    pairs = torch.randint(0, 11, (50, 2), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        fast, per_model = model(pairs), model(pairs.expand(3, -1, -1))
+    assert torch.equal(fast, model(pairs).detach()) and torch.equal(fast, per_model)

@@ -203,22 +203,17 @@ class Classification:
 
     @torch.no_grad()
     def metrics(self, model: nn.Module, step: int) -> dict[str, Tensor]:
-        params = dict(model.named_parameters())
-        models = model.cfg.models
-        logits = torch.cat(
-            [
-                torch.func.functional_call(
-                    model,
-                    {k: v[i : i + self.log_chunk] for k, v in params.items()},
-                    (self.task.inputs,),
-                )
-                for i in range(0, models, self.log_chunk)
-            ]
-        )
-        task = self.task
-        per_example = _class_loss(logits, task.train_labels, self.kind)
-        acc = accuracies(logits.argmax(-1), task)
-        test_loss = _class_loss(logits, task.labels.expand_as(task.train_labels), self.kind)
+        params, task = dict(model.named_parameters()), self.task
+        parts = []  # per chunk of models: train loss, test loss, predictions, each [chunk, p^2]
+        for i in range(0, model.cfg.models, self.log_chunk):
+            rows = slice(i, i + self.log_chunk)
+            view = {k: v[rows] for k, v in params.items()}
+            logits = torch.func.functional_call(model, view, (task.inputs,))
+            true = task.labels.expand(len(logits), -1)
+            losses = (_class_loss(logits, t, self.kind) for t in (task.train_labels[rows], true))
+            parts.append((*losses, logits.argmax(-1)))
+        per_example, test_loss, predictions = (torch.cat(x) for x in zip(*parts))
+        acc = accuracies(predictions, task)
         return {
             "train_loss": masked_mean(per_example, task.train),
             "test_loss": masked_mean(test_loss, task.test),

@@ -281,7 +281,14 @@ class MLP(Ensemble):
             and not self.cfg.bias
             and not _hooked(self.hook_pre, self.hook_post)
         ):
-            post = _Hidden.apply(table_a, table_b, idx_a, idx_b, self.cfg.act == "square")
+            if torch.is_grad_enabled():
+                post = _Hidden.apply(table_a, table_b, idx_a, idx_b, self.cfg.act == "square")
+            else:  # evaluation: the two rows summed in one pass, the activation in place
+                bags = torch.stack((idx_a, idx_b + m * p), -1).view(-1, 2)
+                post = F.embedding_bag(bags, torch.cat((table_a, table_b)), None, mode="sum")
+                post = (post.square_() if self.cfg.act == "square" else post.relu_()).view(
+                    *idx_a.shape, n
+                )
         else:
             pre = _rows(table_a, idx_a) + _rows(table_b, idx_b)
             if self.cfg.bias:
