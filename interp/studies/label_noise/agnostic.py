@@ -55,6 +55,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from jaxtyping import Float, Integer
 from torch import Tensor
 
@@ -364,6 +365,11 @@ def _grow(t: Tensor, start: Tensor, beam: int, branch: int = 8) -> Tensor:
     n = len(start)
     pad = torch.zeros((n + 1,) * 3, dtype=t.dtype, device=t.device)
     pad[:n, :n, :n] = t  # index n (unplaced) reads 0
+    # t as rows of a table, one row per pair of placed tokens, over the third token: summing
+    # the rows of each state's pairs (embedding_bag) scores every candidate at once, with no
+    # [states, n, n] gather in between: (x, y) -> z, (y, z) -> x, (x, z) -> y
+    layouts = ((0, 1, 2), (1, 2, 0), (0, 2, 1))  # contiguous: embedding_bag is slow otherwise
+    rows = [pad.permute(*axes).contiguous().view((n + 1) ** 2, n + 1) for axes in layouts]
     labels = start.to(t.device)[None]  # [states, n]
     cum = torch.zeros(1, dtype=t.dtype, device=t.device)
     i = torch.arange(n, device=t.device)
@@ -375,9 +381,9 @@ def _grow(t: Tensor, start: Tensor, beam: int, branch: int = 8) -> Tensor:
         constrained[known] = -1
         j = int(constrained.argmax())
         li, lo, lt = labels[:, i], labels[:, (j - i) % n], labels[:, (i + j) % n]
-        s = pad[li, lo, :n].sum(1)  # as output: (i) o (j - i)
-        s = s + pad[:n][:, li, lt].sum(2).T  # as first input: x o (i) = (i + j)
-        s = s + pad[li[:, :, None], i[None, None, :], lt[:, :, None]].sum(1)  # second input
+        s = F.embedding_bag(li * (n + 1) + lo, rows[0], mode="sum")  # output: (i) o (j - i)
+        s = s + F.embedding_bag(li * (n + 1) + lt, rows[1], mode="sum")  # x o (i) = (i + j)
+        s = (s + F.embedding_bag(li * (n + 1) + lt, rows[2], mode="sum"))[:, :n]  # (i) o x
         placed = torch.zeros(len(labels), n + 1, dtype=torch.bool, device=t.device)
         placed.scatter_(1, labels, True)
         s = s.masked_fill(placed[:, :n], float("-inf"))
