@@ -373,21 +373,19 @@ def _grow(t: Tensor, start: Tensor, beam: int, branch: int = 8) -> Tensor:
     labels = start.to(t.device)[None]  # [states, n]
     cum = torch.zeros(1, dtype=t.dtype, device=t.device)
     i = torch.arange(n, device=t.device)
+    minus, plus = (i[:, None] - i[None, :]) % n, (i[:, None] + i[None, :]) % n
     while (labels[0] == n).any():
         known = labels[0] < n
-        constrained = (known[None, :] & known[(i[:, None] - i[None, :]) % n]).sum(1) + 2 * (
-            known[None, :] & known[(i[:, None] + i[None, :]) % n]
-        ).sum(1)
+        constrained = (known[None, :] & known[minus]).sum(1)
+        constrained += 2 * (known[None, :] & known[plus]).sum(1)
         constrained[known] = -1
         j = int(constrained.argmax())
-        li, lo, lt = labels[:, i], labels[:, (j - i) % n], labels[:, (i + j) % n]
-        s = F.embedding_bag(li * (n + 1) + lo, rows[0], mode="sum")  # output: (i) o (j - i)
-        s = s + F.embedding_bag(li * (n + 1) + lt, rows[1], mode="sum")  # x o (i) = (i + j)
-        s = (s + F.embedding_bag(li * (n + 1) + lt, rows[2], mode="sum"))[:, :n]  # (i) o x
-        placed = torch.zeros(len(labels), n + 1, dtype=torch.bool, device=t.device)
-        placed.scatter_(1, labels, True)
-        s = s.masked_fill(placed[:, :n], float("-inf"))
-        k = min(branch, int((~placed[0, :n]).sum()))
+        lo, lt = labels[:, minus[j]], labels[:, plus[j]]  # the tokens at labels j - i, i + j
+        s = F.embedding_bag(labels * (n + 1) + lo, rows[0], mode="sum")  # (i) o (j - i)
+        s += F.embedding_bag(labels * (n + 1) + lt, rows[1], mode="sum")  # x o (i) = (i + j)
+        s += F.embedding_bag(labels * (n + 1) + lt, rows[2], mode="sum")  # (i) o x = (i + j)
+        s = s.scatter_(1, labels, float("-inf"))[:, :n]  # placed tokens (and n) are out
+        k = min(branch, int((labels[0] == n).sum()))
         top_s, top = s.topk(k, dim=1)
         cand = (cum[:, None] + top_s).flatten()
         best = cand.topk(min(beam, len(cand))).indices
