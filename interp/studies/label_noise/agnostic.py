@@ -26,7 +26,7 @@ multiply, a for subtract and divide: a = b + c), on T with its one- and two-way 
    until `confirm` of them find the same law; the best J wins.
 
 The search succeeds where the rule's entries outweigh the memorized ones in pooled votes: at p
-23-31 up to half wrong labels, at p 97 up to 60% (about 4 minutes a model on two CPU cores), not
+23-31 up to half wrong labels, at p 97 up to 60% (7-15 s a model on two CPU cores), not
 at 80% (docs/noise_frontier.md). A network that memorized its labels holds one spike per
 training pair and nothing on test pairs, so the search reads the law off the training table: it
 finds it where at least a fifth of all p^2 pairs are clean training entries (measured at p
@@ -134,8 +134,7 @@ def find_group_law(
         starts: beam searches at most, each from another token at label 1; the best J wins.
         confirm: stop once this many starts have found the best law (the same table: a law
             found again from another start is the one the weights hold); None runs every
-            start. Where no law is found every start runs (at p 97 about 9 minutes a model
-            on two CPU cores, against about 4 where one is).
+            start (at p 97, 16 starts take 10-20 s a model on two CPU cores).
         outputs: the axes tried as the law's output (2: c, 0: a, 1: b): a quick search on
             each (one start, one round), then the full search on the one with the best J.
         progress: a bar over the searches.

@@ -9,8 +9,8 @@ Methods (`interp.extract(model, method=...)`):
 - "logits": Nanda et al.'s restricted logits: keep only the cos/sin(2 pi f (s - c) / p)
   components of the logit table, s = a op b, for the key frequencies f.
 - "agnostic": told nothing (no op, no Fourier basis): find the group law in the weights
-  (`agnostic.find_group_law`), then "neuron" over the found labels. Slower (a search: seconds
-  per model at p 31 on a CPU core, minutes at p 97) and limited to where the rule outweighs
+  (`agnostic.find_group_law`), then "neuron" over the found labels. Slower (a search: about a
+  second per model at p 31, 7-15 s at p 97 on two CPU cores) and limited to where the rule outweighs
   the memorized labels in pooled votes (docs/noise_frontier.md).
 
 A trap (see DESIGN.md): "logits" fits one function of (s - c) to the network's whole logit
@@ -93,7 +93,7 @@ def extract(
             logs, so their weights are read over the exponent (`group_order`; residue 0, outside
             the group, is kept as trained); every other op (or None) over the residue.
         key_threshold: passed to `extract_frequencies` for "key" and "logits".
-        progress: a bar over the "agnostic" method's search (minutes at p 97; the other
+        progress: a bar over the "agnostic" method's search (seconds at p 97; the other
             methods take well under a second).
 
     Returns:
