@@ -15,7 +15,7 @@ basin figures of the shipped diffusion run.
 fidelity_*: examples/doshi_forgetting.py and width_raw.py (noise 0.35, widths 8-1024,
 weight decay 0 and 1, seed 0), about 10 minutes of training.
 noise_frontier_agnostic_scale (--only agnostic): examples/agnostic_scale.py with its defaults
-(p 23, 31, 43, 61; four noise levels, four train fractions), about fifteen minutes.
+(p 23, 31, 43, 61; four noise levels, four train fractions), about four minutes.
 """
 
 from __future__ import annotations
