@@ -82,6 +82,7 @@ def test_the_fused_loss_steps_aside_where_it_does_not_apply():
         assert model.fused_loss(inputs, targets, weight, "mse", 2) is None
     biased = MLP(MLPConfig(p=5, width=4, models=2, bias=True))
     assert biased.fused_loss(inputs, targets, weight, "mse", 2) is None
+    assert model.fusable and not biased.fusable  # so training a biased one keeps its chunks
     with model.hooks(fwd_hooks=[("hook_post", lambda x, hook: x)]):
         assert model.fused_loss(inputs, targets, weight, "mse", 2) is None
     assert model.fused_loss(inputs, targets, weight, "mse", 2).shape == (2,)
@@ -129,3 +130,15 @@ def test_evaluation_without_grad_gives_the_same_logits(act):
     with torch.no_grad():
         fast, per_model = model(pairs), model(pairs.expand(3, -1, -1))
     assert torch.equal(fast, model(pairs).detach()) and torch.equal(fast, per_model)
+
+
+def test_the_objective_gives_the_fused_step_every_model_and_chunks_a_biased_network(monkeypatch):
+    import interp
+    from interp.core import objectives
+
+    monkeypatch.setattr(objectives, "CPU_CHUNK_ELEMENTS", 1)  # one model per chunk
+    task = interp.modular_task(p=5, seed=[0, 1, 2])
+    for bias, chunk in ((False, 3), (True, 1)):
+        model = MLP(MLPConfig(p=5, width=4, models=3, seed=(0, 1, 2), bias=bias))
+        objective = objectives.objective_for(model, task, interp.TrainConfig(), torch.device("cpu"))
+        assert (objective.chunk, objective.fused_chunk) == (chunk, 1)

@@ -180,8 +180,8 @@ class Classification:
         cpu = device.type == "cpu"
         self.chunk = max(1, CPU_CHUNK_ELEMENTS // (batch * width)) if cpu else models
         self.log_chunk = max(1, CPU_CHUNK_ELEMENTS // (len(task.labels) * width)) if cpu else models
-        self.fused_chunk, self.work = self.chunk, Workspace()  # the MLP's fused CPU step
-        self.chunk = models if cpu and hasattr(model, "fused_loss") else self.chunk  # chunks itself
+        self.fused_chunk, self.work = self.chunk, Workspace()  # the MLP's fused CPU step:
+        self.chunk = models if cpu and getattr(model, "fusable", False) else self.chunk  # inside
 
     def loss(self, forward: Callable[..., Tensor], rows: slice, step: int) -> Tensor:
         if self.batch_size is None:

@@ -225,6 +225,12 @@ class MLP(Ensemble):
         self.hook_post = HookPoint()
         self.hook_logits = HookPoint()
 
+    @property
+    def fusable(self) -> bool:
+        """Whether `fused_loss` can serve this network's training on a CPU (no biases; hooks
+        are checked at each call)."""
+        return not self.cfg.bias
+
     def fused_loss(
         self,
         inputs: Tensor,
