@@ -124,6 +124,14 @@ class _Hidden(torch.autograd.Function):
         return *tables, None, None, None
 
 
+def _pair_sums(table_a: Tensor, table_b: Tensor, idx_a: Tensor, idx_b: Tensor) -> Tensor:
+    """table_a[idx_a] + table_b[idx_b] `[pairs, n]` in one pass: each pair a bag of two rows of
+    the stacked tables, summed by `embedding_bag` (bit for bit the gather and the add)."""
+    bags = torch.stack((idx_a.reshape(-1), idx_b.reshape(-1) + len(table_a)), 1).view(-1)
+    starts = torch.arange(0, len(bags), 2, device=bags.device)
+    return F.embedding_bag(bags, torch.cat((table_a, table_b)), starts, mode="sum")
+
+
 class _FusedLoss(torch.autograd.Function):
     """Each model's weighted loss `[models]` (MSE on one-hot targets or cross-entropy) of the
     network on its pairs, with the gradients of U, V and W computed in the same pass, `chunk`
@@ -142,11 +150,7 @@ class _FusedLoss(torch.autograd.Function):
             rows = slice(s, s + k)
             offset = (torch.arange(k, device=U.device) * p)[:, None]
             idx = [(inputs[rows, :, i] + offset).reshape(-1) for i in (0, 1)]
-            # one table of U's rows then V's: each pair's bag of two rows, summed (one pass)
-            tables = torch.stack((U[rows], V[rows])).transpose(-1, -2).reshape(2 * k * p, n)
-            bags = torch.stack((idx[0], idx[1] + k * p), 1).view(-1)
-            starts = torch.arange(0, 2 * k * b, 2, device=U.device)
-            pre = F.embedding_bag(bags, tables, starts, mode="sum")
+            pre = _pair_sums(*(t[rows].transpose(1, 2).reshape(k * p, n) for t in (U, V)), *idx)
             tmp = work("tmp", (k * b, n), U)
             out = work("post", (k * b, n), U)
             post = torch.mul(pre, pre, out=out) if square else torch.clamp(pre, min=0, out=out)
@@ -290,11 +294,8 @@ class MLP(Ensemble):
             if torch.is_grad_enabled():
                 post = _Hidden.apply(table_a, table_b, idx_a, idx_b, self.cfg.act == "square")
             else:  # evaluation: the two rows summed in one pass, the activation in place
-                bags = torch.stack((idx_a, idx_b + m * p), -1).view(-1, 2)
-                post = F.embedding_bag(bags, torch.cat((table_a, table_b)), None, mode="sum")
-                post = (post.square_() if self.cfg.act == "square" else post.relu_()).view(
-                    *idx_a.shape, n
-                )
+                post = _pair_sums(table_a, table_b, idx_a, idx_b).view(*idx_a.shape, n)
+                post = post.square_() if self.cfg.act == "square" else post.relu_()
         else:
             pre = _rows(table_a, idx_a) + _rows(table_b, idx_b)
             if self.cfg.bias:

@@ -10,8 +10,8 @@ Methods (`interp.extract(model, method=...)`):
   components of the logit table, s = a op b, for the key frequencies f.
 - "agnostic": told nothing (no op, no Fourier basis): find the group law in the weights
   (`agnostic.find_group_law`), then "neuron" over the found labels. Slower (a search: about a
-  second per model at p 31, 7-15 s at p 97 on two CPU cores) and limited to where the rule outweighs
-  the memorized labels in pooled votes (docs/noise_frontier.md).
+  second per model at p 31, 7-15 s at p 97 on two CPU cores) and limited to where the rule
+  outweighs the memorized labels in pooled votes (docs/noise_frontier.md).
 
 A trap (see DESIGN.md): "logits" fits one function of (s - c) to the network's whole logit
 table, so it averages the outputs along each symmetry class (all pairs with the same s) and then
