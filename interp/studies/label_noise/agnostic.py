@@ -337,6 +337,16 @@ def _law_score(t: Tensor, labels: Tensor) -> Tensor:
     return t[x[:, None], x[None, :], labels[(sig[:, None] + sig[None, :]) % n]].sum()
 
 
+def _row_tables(t: Tensor) -> list[Tensor]:
+    """t `[m, m, m]` as three tables of rows `[m^2, m]`: (x, y) -> z, (y, z) -> x, (x, z) -> y.
+    Summing the rows of given pairs (`embedding_bag`) scores every candidate third token at once,
+    with no [pairs, m] gather in between; contiguous, as embedding_bag is slow otherwise."""
+    m = len(t)
+    return [
+        t.permute(*axes).contiguous().view(m * m, m) for axes in ((0, 1, 2), (1, 2, 0), (0, 2, 1))
+    ]
+
+
 def _scores(t: Tensor, sig: Tensor, labels: Tensor) -> Tensor:
     """`[token, label]`: the entries of t that token would fill at that label, the others
     fixed (as output of two labelled tokens, as first input, as second input)."""
@@ -344,10 +354,11 @@ def _scores(t: Tensor, sig: Tensor, labels: Tensor) -> Tensor:
     a = torch.arange(n, device=t.device)
     diff = labels[(a[:, None] - sig[None, :]) % n]  # [label j, a]: the token labelled j - sig a
     total = labels[(a[:, None] + sig[None, :]) % n]  # [label j, a]: the token labelled j + sig a
-    as_output = t[a[None, :], diff, :].sum(1)  # [j, x]
-    as_first = t[:, a[None, :], total].sum(2).T  # [j, x]
-    as_second = t[a[None, :, None], a[None, None, :], total[:, :, None]].sum(1)  # [j, x]
-    return (as_output + as_first + as_second).T
+    rows = _row_tables(t)  # each [j, x]: t[a, diff, x], t[x, a, total], t[a, x, total] over a
+    s = F.embedding_bag(a * n + diff, rows[0], mode="sum")
+    s += F.embedding_bag(a * n + total, rows[1], mode="sum")
+    s += F.embedding_bag(a * n + total, rows[2], mode="sum")
+    return s.T
 
 
 def _margins(t: Tensor, sig: Tensor, labels: Tensor) -> Tensor:
@@ -364,11 +375,7 @@ def _grow(t: Tensor, start: Tensor, beam: int, branch: int = 8) -> Tensor:
     n = len(start)
     pad = torch.zeros((n + 1,) * 3, dtype=t.dtype, device=t.device)
     pad[:n, :n, :n] = t  # index n (unplaced) reads 0
-    # t as rows of a table, one row per pair of placed tokens, over the third token: summing
-    # the rows of each state's pairs (embedding_bag) scores every candidate at once, with no
-    # [states, n, n] gather in between: (x, y) -> z, (y, z) -> x, (x, z) -> y
-    layouts = ((0, 1, 2), (1, 2, 0), (0, 2, 1))  # contiguous: embedding_bag is slow otherwise
-    rows = [pad.permute(*axes).contiguous().view((n + 1) ** 2, n + 1) for axes in layouts]
+    rows = _row_tables(pad)
     labels = start.to(t.device)[None]  # [states, n]
     cum = torch.zeros(1, dtype=t.dtype, device=t.device)
     i = torch.arange(n, device=t.device)
