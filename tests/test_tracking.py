@@ -77,6 +77,9 @@ def test_wandb_offline_runs_hold_every_models_history_config_and_tags(tmp_path, 
     for name in ("WANDB_CONFIG_DIR", "WANDB_CACHE_DIR", "WANDB_DATA_DIR"):  # nothing shared
         monkeypatch.setenv(name, str(tmp_path / name.lower()))
     result = _train(tmp_path, [WandB(tmp_path / "wb")])
+    import wandb
+
+    wandb.teardown()  # the service process writes the logs: read them once it has exited
     logs = sorted((tmp_path / "wb" / "wandb").glob("offline-run-*/run-*.wandb"))
     assert len(logs) == 2  # one W&B run per model
     seen = {}

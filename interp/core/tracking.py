@@ -136,6 +136,9 @@ class WandB:
         project: the W&B project.
         mode: "offline" (default: no account, no network; `wandb sync` uploads later),
             "online" or "disabled".
+
+    W&B's service process writes the offline files after each run finishes: read them in the
+    same process only after `wandb.teardown()` (or from another one once this one has exited).
     """
 
     def __init__(self, dir: str | Path, project: str = "interp", mode: str = "offline") -> None:
