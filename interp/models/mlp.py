@@ -252,7 +252,7 @@ class MLP(Ensemble):
         where that path does not apply (not a CPU, biases, a hooked hidden layer or logits, no
         grad), and the caller runs the plain forward."""
         hooked = _hooked(self.hook_pre, self.hook_post, self.hook_logits)
-        if self.U.device.type != "cpu" or self.cfg.bias or hooked or not torch.is_grad_enabled():
+        if self.U.device.type != "cpu" or not self.fusable or hooked or not torch.is_grad_enabled():
             return None
         if kind not in ("mse", "ce"):
             raise ValueError(f"kind {kind!r} is not one of mse, ce")
