@@ -102,6 +102,26 @@ def test_the_fused_loss_takes_shared_pairs_and_reuses_its_scratch_tensors():
     assert torch.equal(shared, again) and work("post", (10, 8)) is work("post", (10, 8))
 
 
+@pytest.mark.parametrize("act", ["square", "relu"])
+def test_pairs_that_come_back_sum_their_gradients_by_plan_bit_for_bit(act):
+    from interp.core.fused import Workspace
+
+    model = MLP(MLPConfig(p=7, width=8, models=3, seed=(0, 1, 2), act=act))
+    gen = torch.Generator().manual_seed(0)
+    inputs = torch.randint(0, 7, (3, 30, 2), generator=gen)
+    targets, weight = torch.randint(0, 7, (3, 30), generator=gen), torch.rand(3, 30, generator=gen)
+    work, grads = Workspace(), []
+    for source in (inputs.clone(), inputs, inputs):  # a copy, then the same pairs twice
+        model.zero_grad()
+        model.fused_loss(source, targets, weight, "mse", 2, work).sum().backward()
+        grads.append([p.grad.clone() for p in model.parameters()])
+    assert work.plan("pairs0:2:7", inputs, lambda: 0) is not None  # planned on the second call
+    for copy, index_add, planned in zip(*grads):
+        assert torch.equal(planned, index_add) and torch.equal(copy, index_add)
+    inputs[0, 0, 0] = (inputs[0, 0, 0] + 1) % 7  # changed in place: the plan is not reused
+    assert work.plan("pairs0:2:7", inputs, lambda: 0) is None
+
+
 @pytest.mark.parametrize("batch_size", [None, 16])
 def test_training_through_the_fused_step_ends_where_the_plain_step_does(batch_size):
     import interp

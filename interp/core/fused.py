@@ -13,6 +13,9 @@ Examples:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import torch
 from torch import Tensor
 
@@ -58,6 +61,30 @@ class Workspace:
 
     def __init__(self) -> None:
         self._tensors: dict[str, Tensor] = {}
+        self._plans: dict[str, tuple[tuple, Tensor, Any]] = {}
+
+    def plan(self, name: str, source: Tensor, build: Callable[[], Any]) -> Any | None:
+        """What `build()` derives from `source` (index plans), kept while `source` is the same
+        memory unchanged (address, shape, strides and version; the workspace holds a reference,
+        so no other tensor takes that memory meanwhile). None the first time a source is seen:
+        a plan pays off only for inputs that come back (the full batch, not minibatches).
+
+        Examples:
+            >>> work, x = Workspace(), torch.arange(4)
+            >>> work.plan("sum", x, lambda: int(x.sum())), work.plan("sum", x, lambda: int(x.sum()))
+            (None, 6)
+            >>> _ = x.add_(1)  # changed in place: seen anew
+            >>> work.plan("sum", x, lambda: int(x.sum())) is None
+            True
+        """
+        key = (source.data_ptr(), source.shape, source.stride(), source._version)
+        seen = self._plans.get(name)
+        if seen is not None and seen[0] == key:
+            if seen[2] is None:
+                seen = self._plans[name] = (key, source, build())
+            return seen[2]
+        self._plans[name] = (key, source, None)
+        return None
 
     def __call__(self, name: str, shape: tuple[int, ...], like: Tensor | None = None) -> Tensor:
         """The scratch tensor `name` of `shape` (uninitialized), with the dtype and device of

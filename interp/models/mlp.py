@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -148,9 +149,14 @@ class _FusedLoss(torch.autograd.Function):
         for s in range(0, m, chunk):
             k = min(m, s + chunk) - s
             rows = slice(s, s + k)
-            offset = (torch.arange(k, device=U.device) * p)[:, None]
-            idx = [(inputs[rows, :, i] + offset).reshape(-1) for i in (0, 1)]
-            pre = _pair_sums(*(t[rows].transpose(1, 2).reshape(k * p, n) for t in (U, V)), *idx)
+            # Rows of U's then V's transposed tables of these models; pair i sums bags[2i:2i+2].
+            tables = work("tables", (2, k, p, n), U)
+            tables[0].copy_(U[rows].transpose(1, 2))
+            tables[1].copy_(V[rows].transpose(1, 2))
+            plan = work.plan(f"pairs{s}:{k}:{p}", inputs, partial(_PairPlan, inputs[rows], p))
+            bags = plan.bags if plan else _PairPlan.rows(inputs[rows], p)
+            starts = plan.starts if plan else torch.arange(0, 2 * k * b, 2, device=U.device)
+            pre = F.embedding_bag(bags, tables.view(2 * k * p, n), starts, mode="sum")
             tmp = work("tmp", (k * b, n), U)
             out = work("post", (k * b, n), U)
             post = torch.mul(pre, pre, out=out) if square else torch.clamp(pre, min=0, out=out)
@@ -175,9 +181,15 @@ class _FusedLoss(torch.autograd.Function):
             # x^2: the factor 2 of its derivative on W (exact, and a smaller tensor)
             dpre = torch.bmm(dlogits, W[rows] * 2 if square else W[rows], out=tmp.view(k, b, n))
             dpre = dpre.view(k * b, n).mul_(pre) if square else dpre.view(k * b, n).mul_(pre > 0)
-            for grad, i in zip(grads[:2], idx):
-                table = work("table", (k * p, n), U).zero_().index_add_(0, i, dpre)
-                grad[rows] = table.view(k, p, n).transpose(1, 2)
+            if plan:  # each table row the sum of its pairs' rows, in pair order (= index_add_)
+                table = F.embedding_bag(plan.order, dpre, plan.offsets, mode="sum")
+            else:
+                table = work("table", (2 * k * p, n), U).zero_()
+                for i in bags.view(-1, 2).unbind(1):
+                    table.index_add_(0, i, dpre)
+            table = table.view(2, k, p, n)
+            grads[0][rows] = table[0].transpose(1, 2)
+            grads[1][rows] = table[1].transpose(1, 2)
         ctx.save_for_backward(*grads)
         return loss
 
@@ -188,6 +200,27 @@ class _FusedLoss(torch.autograd.Function):
             return *ctx.saved_tensors, *([None] * 8)
         per_model = grad.view(-1, 1, 1)
         return *(g * per_model for g in ctx.saved_tensors), *([None] * 8)
+
+
+class _PairPlan:
+    """Index plans of the fused step for pairs `[models, batch, 2]` that come back every step:
+    `bags`, `starts` (pair i sums rows bags[2i], bags[2i + 1] of the stacked tables of U and V,
+    `[2 models p, n]`), and `order`, `offsets` (the gradient's table row r sums the pairs of
+    order[offsets[r]:offsets[r + 1]], in pair order, as `index_add_` adds them)."""
+
+    def __init__(self, inputs: Tensor, p: int) -> None:
+        self.bags = self.rows(inputs, p)
+        self.starts = torch.arange(0, len(self.bags), 2, device=inputs.device)
+        self.order = torch.argsort(self.bags, stable=True) // 2
+        counts = torch.bincount(self.bags, minlength=2 * len(inputs) * p)
+        self.offsets = counts.cumsum(0) - counts
+
+    @staticmethod
+    def rows(inputs: Tensor, p: int) -> Tensor:
+        """The table rows `[2 models batch]` of every pair's a and b, interleaved."""
+        k, device = len(inputs), inputs.device
+        first = torch.tensor([0, k * p], device=device)
+        return (inputs + (torch.arange(k, device=device) * p)[:, None, None] + first).view(-1)
 
 
 def _hooked(*points: HookPoint) -> bool:
