@@ -47,59 +47,69 @@ def _plain_loss(model, inputs, targets, weight, kind):
     return (per_example * weight).sum(1)
 
 
+def _grads(model, fn):
+    model.zero_grad(set_to_none=True)
+    fn()
+    return [p.grad.clone() for p in model.parameters()]
+
+
 @pytest.mark.parametrize("kind", ["mse", "ce"])
 @pytest.mark.parametrize(("act", "init"), [("square", "doshi"), ("relu", "mean_field")])
-def test_the_fused_loss_and_its_gradients_equal_the_plain_ones(kind, act, init):
+def test_the_fused_gradients_equal_the_plain_ones(kind, act, init):
     model = MLP(MLPConfig(p=11, width=16, models=3, seed=(0, 1, 2), act=act, init=init))
     gen = torch.Generator().manual_seed(0)
     inputs = torch.randint(0, 11, (3, 40, 2), generator=gen)
     targets = torch.randint(0, 11, (3, 40), generator=gen)
     weight = torch.rand(3, 40, generator=gen)
-    scale = torch.tensor([1.0, 0.5, 2.0])  # backward scales each model's gradient
-
-    def run(loss_fn):
-        model.zero_grad()
-        loss = loss_fn()
-        (loss * scale).sum().backward()
-        return loss.detach(), [p.grad.clone() for p in model.parameters()]
-
-    plain = run(lambda: _plain_loss(model, inputs, targets, weight, kind))
+    plain = _grads(
+        model, lambda: _plain_loss(model, inputs, targets, weight, kind).sum().backward()
+    )
     for chunk in (1, 2, 3):
-        fused = run(lambda c=chunk: model.fused_loss(inputs, targets, weight, kind, c))
-        torch.testing.assert_close(fused[0], plain[0], rtol=1e-5, atol=1e-6)
-        for a, b in zip(fused[1], plain[1]):
+        fused = _grads(
+            model, lambda c=chunk: model.fused_gradients(inputs, targets, weight, kind, c)
+        )
+        for a, b in zip(fused, plain):
             torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)
 
+    def twice():  # added to .grad where there is one, as backward does
+        for _ in range(2):
+            assert model.fused_gradients(inputs, targets, weight, kind, 2)
 
-def test_the_fused_loss_steps_aside_where_it_does_not_apply():
+    for a, b in zip(_grads(model, twice), fused):
+        torch.testing.assert_close(a, 2 * b)
+
+
+def test_the_fused_gradients_step_aside_where_they_do_not_apply():
     inputs, targets, weight = (
         torch.zeros(2, 4, 2, dtype=torch.long),
         torch.zeros(2, 4).long(),
         torch.ones(2, 4),
     )
     model = MLP(MLPConfig(p=5, width=4, models=2))
-    with torch.no_grad():
-        assert model.fused_loss(inputs, targets, weight, "mse", 2) is None
     biased = MLP(MLPConfig(p=5, width=4, models=2, bias=True))
-    assert biased.fused_loss(inputs, targets, weight, "mse", 2) is None
+    assert not biased.fused_gradients(inputs, targets, weight, "mse", 2)
+    assert biased.U.grad is None
     assert model.fusable and not biased.fusable  # so training a biased one keeps its chunks
     with model.hooks(fwd_hooks=[("hook_post", lambda x, hook: x)]):
-        assert model.fused_loss(inputs, targets, weight, "mse", 2) is None
-    assert model.fused_loss(inputs, targets, weight, "mse", 2).shape == (2,)
+        assert not model.fused_gradients(inputs, targets, weight, "mse", 2)
+    assert model.U.grad is None
+    assert model.fused_gradients(inputs, targets, weight, "mse", 2) and model.U.grad is not None
     with pytest.raises(ValueError, match="kind 'l2' is not one of mse, ce"):
-        model.fused_loss(inputs, targets, weight, "l2", 2)
+        model.fused_gradients(inputs, targets, weight, "l2", 2)
 
 
-def test_the_fused_loss_takes_shared_pairs_and_reuses_its_scratch_tensors():
+def test_the_fused_gradients_take_shared_pairs_and_reuse_their_scratch_tensors():
     from interp.core.fused import Workspace
 
     model = MLP(MLPConfig(p=7, width=8, models=2, seed=(0, 1)))
     pairs = torch.randint(0, 7, (10, 2), generator=torch.Generator().manual_seed(0))
     targets, weight = (pairs.sum(1) % 7).expand(2, -1), torch.full((2, 10), 0.1)
     work = Workspace()
-    shared = model.fused_loss(pairs, targets, weight, "ce", 1, work)
-    again = model.fused_loss(pairs.expand(2, -1, -1), targets, weight, "ce", 1, work)
-    assert torch.equal(shared, again) and work("post", (10, 8)) is work("post", (10, 8))
+    shared = _grads(model, lambda: model.fused_gradients(pairs, targets, weight, "ce", 1, work))
+    expanded = pairs.expand(2, -1, -1)
+    again = _grads(model, lambda: model.fused_gradients(expanded, targets, weight, "ce", 1, work))
+    assert all(torch.equal(a, b) for a, b in zip(shared, again))
+    assert work("post", (10, 8)) is work("post", (10, 8))
 
 
 @pytest.mark.parametrize("act", ["square", "relu"])
@@ -110,12 +120,12 @@ def test_pairs_that_come_back_sum_their_gradients_by_plan_bit_for_bit(act):
     gen = torch.Generator().manual_seed(0)
     inputs = torch.randint(0, 7, (3, 30, 2), generator=gen)
     targets, weight = torch.randint(0, 7, (3, 30), generator=gen), torch.rand(3, 30, generator=gen)
-    work, grads = Workspace(), []
-    for source in (inputs.clone(), inputs, inputs):  # a copy, then the same pairs twice
-        model.zero_grad()
-        model.fused_loss(source, targets, weight, "mse", 2, work).sum().backward()
-        grads.append([p.grad.clone() for p in model.parameters()])
-    assert work.plan("pairs0:2:7", inputs, lambda: 0) is not None  # planned on the second call
+    work = Workspace()
+    grads = [  # a copy, then the same pairs twice: index_add_, index_add_, the plan
+        _grads(model, lambda x=x: model.fused_gradients(x, targets, weight, "mse", 2, work))
+        for x in (inputs.clone(), inputs, inputs)
+    ]
+    assert work.plan("pairs0:2:7", inputs, lambda: 0) is not None  # planned on the third call
     for copy, index_add, planned in zip(*grads):
         assert torch.equal(planned, index_add) and torch.equal(copy, index_add)
     inputs[0, 0, 0] = (inputs[0, 0, 0] + 1) % 7  # changed in place: the plan is not reused
@@ -162,3 +172,5 @@ def test_the_objective_gives_the_fused_step_every_model_and_chunks_a_biased_netw
         model = MLP(MLPConfig(p=5, width=4, models=3, seed=(0, 1, 2), bias=bias))
         objective = objectives.objective_for(model, task, interp.TrainConfig(), torch.device("cpu"))
         assert (objective.chunk, objective.fused_chunk) == (chunk, 1)
+        assert objective.gradients(model, step=0) is not bias  # training's gradients, fused
+        assert (model.U.grad is not None) is not bias

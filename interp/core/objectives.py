@@ -7,7 +7,9 @@ fit together before anything is written, and then answers three questions for an
     metrics(model, step)      -> {name: [models]}   what to log at a logged step
     chunk                     -> models per forward/backward (a CPU runs cache-sized chunks)
 
-An objective may also keep state across steps (a target network): then it has
+An objective may also set the gradients itself, without the loss, where it can do so faster:
+`gradients(model, step) -> bool` (the MLP's fused CPU step; False where it does not apply).
+It may also keep state across steps (a target network): then it has
 `after_step(model)`, called after every optimizer step, and `state()` / `load_state(tensors)`,
 which the run's resume state stores. An objective that is not a model kind's own (consistency
 distillation of a teacher) is passed to `train` as a *spec* (`ObjectiveSpec`): it builds the
@@ -183,19 +185,22 @@ class Classification:
         self.fused_chunk, self.work = self.chunk, Workspace()  # the MLP's fused CPU step:
         self.chunk = models if cpu and getattr(model, "fusable", False) else self.chunk  # inside
 
-    def loss(self, forward: Callable[..., Tensor], rows: slice, step: int) -> Tensor:
+    def _batch(self, rows: slice, step: int) -> tuple[Tensor, Tensor, Tensor | None]:
+        """Pairs `[models, batch, 2]`, labels `[models, batch]` and (full batch) one-hot labels."""
         if self.batch_size is None:
-            inputs, targets, one_hot = self.inputs[rows], self.targets[rows], self.one_hot[rows]
-        else:
-            one_hot, idx = None, self.epochs(step)[rows].to(self.weight.device)
-            inputs = self.task.inputs[idx]  # [models, batch, 2]
-            targets = torch.gather(self.task.train_labels[rows], 1, idx)
-        fused = getattr(forward, "fused_loss", None)  # None where it does not apply
-        loss = fused and fused(
-            inputs, targets, self.weight[rows], self.kind, self.fused_chunk, self.work
-        )
-        if loss is not None:
-            return loss
+            return self.inputs[rows], self.targets[rows], self.one_hot[rows]
+        idx = self.epochs(step)[rows].to(self.weight.device)
+        return self.task.inputs[idx], torch.gather(self.task.train_labels[rows], 1, idx), None
+
+    def gradients(self, model: nn.Module, step: int) -> bool:
+        """Set the gradients of the summed loss of every model without computing the loss (the
+        MLP's fused CPU step: training needs only the gradients); False where it does not apply."""
+        fused = getattr(model, "fused_gradients", None)
+        args = self.weight, self.kind, self.fused_chunk, self.work
+        return fused is not None and fused(*self._batch(slice(None), step)[:2], *args)
+
+    def loss(self, forward: Callable[..., Tensor], rows: slice, step: int) -> Tensor:
+        inputs, targets, one_hot = self._batch(rows, step)
         if one_hot is not None and self.kind == "mse":  # full batch: one fused pass
             return weighted_mse(forward(inputs), one_hot, self.weight[rows])
         per_example = _class_loss(forward(inputs), targets, self.kind)

@@ -178,14 +178,18 @@ class TrainResult:
     run: Path | None = None
 
 
-def _backward(model: nn.Module, objective: Objective, step: int) -> Tensor:
+def _backward(model: nn.Module, objective: Objective, step: int) -> Tensor | None:
     """Set `.grad` of every parameter to the gradient of the sum over models of each model's
     loss, `objective.chunk` models at a time (the models never interact, so the slices are
-    exact); returns the losses `[models]`."""
+    exact); returns the losses `[models]`, or None where the objective set the gradients
+    without them (`gradients`)."""
     models = model.cfg.models
     if objective.chunk >= models:
         for p in model.parameters():
             p.grad = None
+        gradients = getattr(objective, "gradients", None)
+        if gradients is not None and gradients(model, step):
+            return None
         loss = objective.loss(model, slice(0, models), step)
         loss.sum().backward()
         return loss.detach()

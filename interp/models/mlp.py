@@ -133,73 +133,59 @@ def _pair_sums(table_a: Tensor, table_b: Tensor, idx_a: Tensor, idx_b: Tensor) -
     return F.embedding_bag(bags, torch.cat((table_a, table_b)), starts, mode="sum")
 
 
-class _FusedLoss(torch.autograd.Function):
-    """Each model's weighted loss `[models]` (MSE on one-hot targets or cross-entropy) of the
-    network on its pairs, with the gradients of U, V and W computed in the same pass, `chunk`
-    models at a time into kept scratch tensors (the CPU training step of an unhooked network
-    without biases). The same numbers as the unfused path (`_Hidden`, `bmm`, the loss) up to
-    float reassociation in the read-out gradient; backward only scales them per model."""
-
-    @staticmethod
-    def forward(ctx, U, V, W, inputs, targets, weight, kind, square, scale, chunk, work):
-        m, n, p = U.shape
-        b = inputs.shape[1]
-        loss = U.new_empty(m)
-        grads = torch.empty_like(U), torch.empty_like(V), torch.empty_like(W)
-        for s in range(0, m, chunk):
-            k = min(m, s + chunk) - s
-            rows = slice(s, s + k)
-            # Rows of U's then V's transposed tables of these models; pair i sums bags[2i:2i+2].
-            tables = work("tables", (2, k, p, n), U)
-            tables[0].copy_(U[rows].transpose(1, 2))
-            tables[1].copy_(V[rows].transpose(1, 2))
-            plan = work.plan(f"pairs{s}:{k}:{p}", inputs, partial(_PairPlan, inputs[rows], p))
-            bags = plan.bags if plan else _PairPlan.rows(inputs[rows], p)
-            starts = plan.starts if plan else torch.arange(0, 2 * k * b, 2, device=U.device)
-            pre = F.embedding_bag(bags, tables.view(2 * k * p, n), starts, mode="sum")
-            tmp = work("tmp", (k * b, n), U)
-            out = work("post", (k * b, n), U)
-            post = torch.mul(pre, pre, out=out) if square else torch.clamp(pre, min=0, out=out)
-            post3 = post.view(k, b, n)
-            logits = torch.bmm(post3, W[rows].transpose(1, 2), out=work("logits", (k, b, p), U))
-            if scale != 1.0:
-                logits.mul_(scale)
-            w, t = weight[rows], targets[rows, :, None]
-            minus_one = work("minus_one", (k, b, 1), U).fill_(-1.0)
-            if kind == "mse":
-                diff = logits.scatter_add_(2, t, minus_one)  # logits - one_hot, bit for bit
-                loss[rows] = torch.einsum("mbc,mbc,mb->m", diff, diff, w) / p
-                dlogits = diff.mul_((w * (2.0 / p))[..., None])
-            else:
-                lse = torch.logsumexp(logits, -1)
-                loss[rows] = ((lse - logits.gather(2, t)[..., 0]) * w).sum(1)
-                dlogits = logits.sub_(lse[..., None]).exp_().scatter_add_(2, t, minus_one)
-                dlogits.mul_(w[..., None])
-            if scale != 1.0:
-                dlogits.mul_(scale)
-            torch.bmm(dlogits.transpose(1, 2), post3, out=grads[2][rows])
-            # x^2: the factor 2 of its derivative on W (exact, and a smaller tensor)
-            dpre = torch.bmm(dlogits, W[rows] * 2 if square else W[rows], out=tmp.view(k, b, n))
-            dpre = dpre.view(k * b, n).mul_(pre) if square else dpre.view(k * b, n).mul_(pre > 0)
-            if plan:  # each table row the sum of its pairs' rows, in pair order (= index_add_)
-                table = F.embedding_bag(plan.order, dpre, plan.offsets, mode="sum")
-            else:
-                table = work("table", (2 * k * p, n), U).zero_()
-                for i in bags.view(-1, 2).unbind(1):
-                    table.index_add_(0, i, dpre)
-            table = table.view(2, k, p, n)
-            grads[0][rows] = table[0].transpose(1, 2)
-            grads[1][rows] = table[1].transpose(1, 2)
-        ctx.save_for_backward(*grads)
-        return loss
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx, grad: Tensor) -> tuple[Tensor | None, ...]:
-        if bool((grad == 1).all()):  # loss.sum().backward(): the gradients as computed
-            return *ctx.saved_tensors, *([None] * 8)
-        per_model = grad.view(-1, 1, 1)
-        return *(g * per_model for g in ctx.saved_tensors), *([None] * 8)
+def _fused_gradients(U, V, W, inputs, targets, weight, kind, square, scale, chunk, work):
+    """The gradients of U, V and W of sum_m sum_b weight[m, b] loss(logits[m, b], targets[m, b])
+    in one pass, `chunk` models at a time, the large temporaries written into `work`: the two
+    embedding rows summed by one `embedding_bag`, the read-out and its two gradients as three
+    `bmm`, the embedding gradients summed over each token's pairs in pair order (`embedding_bag`
+    over a kept plan for pairs that come back, `index_add_` otherwise). The same numbers as the
+    plain path up to float reassociation in the read-out gradient."""
+    m, n, p = U.shape
+    b = inputs.shape[1]
+    grads = torch.empty_like(U), torch.empty_like(V), torch.empty_like(W)
+    for s in range(0, m, chunk):
+        k = min(m, s + chunk) - s
+        rows = slice(s, s + k)
+        # Rows of U's then V's transposed tables of these models; pair i sums bags[2i:2i+2].
+        tables = work("tables", (2, k, p, n), U)
+        tables[0].copy_(U[rows].transpose(1, 2))
+        tables[1].copy_(V[rows].transpose(1, 2))
+        plan = work.plan(f"pairs{s}:{k}:{p}", inputs, partial(_PairPlan, inputs[rows], p))
+        bags = plan.bags if plan else _PairPlan.rows(inputs[rows], p)
+        starts = plan.starts if plan else torch.arange(0, 2 * k * b, 2, device=U.device)
+        pre = F.embedding_bag(bags, tables.view(2 * k * p, n), starts, mode="sum")
+        tmp = work("tmp", (k * b, n), U)
+        out = work("post", (k * b, n), U)
+        post = torch.mul(pre, pre, out=out) if square else torch.clamp(pre, min=0, out=out)
+        post3 = post.view(k, b, n)
+        logits = torch.bmm(post3, W[rows].transpose(1, 2), out=work("logits", (k, b, p), U))
+        if scale != 1.0:
+            logits.mul_(scale)
+        w, t = weight[rows], targets[rows, :, None]
+        minus_one = work("minus_one", (k, b, 1), U).fill_(-1.0)
+        if kind == "mse":
+            diff = logits.scatter_add_(2, t, minus_one)  # logits - one_hot, bit for bit
+            dlogits = diff.mul_((w * (2.0 / p))[..., None])
+        else:
+            lse = torch.logsumexp(logits, -1)
+            dlogits = logits.sub_(lse[..., None]).exp_().scatter_add_(2, t, minus_one)
+            dlogits.mul_(w[..., None])
+        if scale != 1.0:
+            dlogits.mul_(scale)
+        torch.bmm(dlogits.transpose(1, 2), post3, out=grads[2][rows])
+        # x^2: the factor 2 of its derivative on W (exact, and a smaller tensor)
+        dpre = torch.bmm(dlogits, W[rows] * 2 if square else W[rows], out=tmp.view(k, b, n))
+        dpre = dpre.view(k * b, n).mul_(pre) if square else dpre.view(k * b, n).mul_(pre > 0)
+        if plan:  # each table row the sum of its pairs' rows, in pair order (= index_add_)
+            table = F.embedding_bag(plan.order, dpre, plan.offsets, mode="sum")
+        else:
+            table = work("table", (2 * k * p, n), U).zero_()
+            for i in bags.view(-1, 2).unbind(1):
+                table.index_add_(0, i, dpre)
+        table = table.view(2, k, p, n)
+        grads[0][rows] = table[0].transpose(1, 2)
+        grads[1][rows] = table[1].transpose(1, 2)
+    return grads
 
 
 class _PairPlan:
@@ -264,11 +250,11 @@ class MLP(Ensemble):
 
     @property
     def fusable(self) -> bool:
-        """Whether `fused_loss` can serve this network's training on a CPU (no biases; hooks
-        are checked at each call)."""
+        """Whether `fused_gradients` can serve this network's training on a CPU (no biases;
+        hooks are checked at each call)."""
         return not self.cfg.bias
 
-    def fused_loss(
+    def fused_gradients(
         self,
         inputs: Tensor,
         targets: Tensor,
@@ -276,17 +262,27 @@ class MLP(Ensemble):
         kind: str,
         chunk: int,
         work: Workspace | None = None,
-    ) -> Tensor | None:
-        """Each model's loss `[models]`, sum_b weight[m, b] loss(logits[m, b], targets[m, b])
-        for pairs `[batch, 2]` or `[models, batch, 2]`, targets and weight `[models, batch]`,
-        kind "mse" (mean over classes of the squared error to the one-hot target) or "ce",
-        computed with its gradient in one pass, `chunk` models at a time (training on a CPU),
-        its large temporaries in `work` (keep one across steps; a fresh one without it); None
-        where that path does not apply (not a CPU, biases, a hooked hidden layer or logits, no
-        grad), and the caller runs the plain forward."""
+    ) -> bool:
+        """Add to `.grad` of U, V and W (set it where None) the gradient of the summed loss
+        sum_m sum_b weight[m, b] loss(logits[m, b], targets[m, b]) for pairs `[batch, 2]` or
+        `[models, batch, 2]`, targets and weight `[models, batch]`, kind "mse" (mean over
+        classes of the squared error to the one-hot target) or "ce", as `loss.sum().backward()`
+        would, in one pass and without the loss itself (a training step needs only the
+        gradients), `chunk` models at a time, the large temporaries in `work` (keep one across
+        steps: it also keeps an index plan for pairs that come back); False, and nothing set,
+        where this path does not apply (not a CPU, biases, a hooked hidden layer or logits).
+
+        Examples:
+            >>> model = MLP(MLPConfig(p=5, width=4, models=2))
+            >>> pairs, labels = torch.tensor([[1, 2], [3, 4]]), torch.tensor([[3, 2], [3, 2]])
+            >>> model.fused_gradients(pairs, labels, torch.full((2, 2), 0.5), "ce", 2)
+            True
+            >>> model.W.grad.shape
+            torch.Size([2, 5, 4])
+        """
         hooked = _hooked(self.hook_pre, self.hook_post, self.hook_logits)
-        if self.U.device.type != "cpu" or not self.fusable or hooked or not torch.is_grad_enabled():
-            return None
+        if self.U.device.type != "cpu" or not self.fusable or hooked:
+            return False
         if kind not in ("mse", "ce"):
             raise ValueError(f"kind {kind!r} is not one of mse, ce")
         if inputs.dim() == 2:
@@ -294,7 +290,11 @@ class MLP(Ensemble):
         square, scale = self.cfg.act == "square", self.cfg.out_scale
         work = Workspace() if work is None else work
         args = (inputs, targets, weight, kind, square, scale, max(1, chunk), work)
-        return _FusedLoss.apply(self.U, self.V, self.W, *args)
+        with torch.no_grad():
+            grads = _fused_gradients(self.U, self.V, self.W, *args)
+            for param, grad in zip((self.U, self.V, self.W), grads):
+                param.grad = grad if param.grad is None else param.grad.add_(grad)
+        return True
 
     def _init_weights(self, seed: int) -> dict[str, Tensor]:
         n, p = self.cfg.width, self.cfg.p
