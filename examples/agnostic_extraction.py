@@ -1,10 +1,11 @@
 """The task-agnostic extraction beside the methods that are told more, on memorizing networks.
 
     python examples/agnostic_extraction.py [--p 31] [--noise 0.5 0.8] [--ops add subtract multiply]
-        [--width 256] [--steps 1000] [--seeds 0 1] [--beam 1000] [--run RUN ...]
+        [--width 256] [--steps 1000] [--seeds 0 1] [--train-fraction 0.5] [--beam 1000]
+        [--starts 16] [--confirm 2] [--run RUN ...]
 
-Trains, per op, one batched ensemble (one model per noise level and seed) of the headline recipe
-(x^2 activation, Doshi init, train fraction 0.5, full-batch AdamW lr 1e-2, MSE), or reads the
+Trains, per op, one batched ensemble (one model per noise level, train fraction and seed) of the
+headline recipe (x^2 activation, Doshi init, full-batch AdamW lr 1e-2, MSE), or reads the
 given runs, and prints for every model the test accuracy of: the raw network; "agnostic"
 (`interp.extract(model, "agnostic")`: a group law found in the weights alone, then per-neuron
 projection over it), with the law it found (group order n, output axis, score J in standard
@@ -28,10 +29,10 @@ from interp.studies import label_noise
 from interp.tasks.modular import ModularTask
 
 
-def report(model: MLP, task: ModularTask, names: list[str], beam: int) -> None:
+def report(model: MLP, task: ModularTask, names: list[str], search: dict) -> None:
     op = task.config.op
     start = time.perf_counter()
-    law = label_noise.find_group_law(model, beam=beam, progress=True)
+    law = label_noise.find_group_law(model, **search, progress=True)
     seconds = (time.perf_counter() - start) / model.cfg.models
     table = {"raw": interp.evaluate(model, task)}
     table["agnostic"] = interp.evaluate(label_noise.project_over_law(model, law), task)
@@ -63,30 +64,36 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=256)
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--train-fraction", type=float, nargs="+", default=[0.5])
     parser.add_argument("--beam", type=int, default=1000, help="the law search's beam width")
+    parser.add_argument("--starts", type=int, default=16, help="the law search's starts at most")
+    parser.add_argument(
+        "--confirm", type=int, default=2, help="stop once this many agree (0: never)"
+    )
     parser.add_argument("--run", type=Path, nargs="+", help="read these runs instead of training")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    search = {"beam": args.beam, "starts": args.starts, "confirm": args.confirm or None}
     if args.run:
         for path in args.run:
             run = interp.load_run(path)
             names = [f"{path.name}[{m}]" for m in range(run.task.models)]
-            report(run.model(), run.task, names, args.beam)
+            report(run.model(), run.task, names, search)
         return
-    grid = [(noise, seed) for noise in args.noise for seed in args.seeds]
+    grid = [(n, f, s) for n in args.noise for f in args.train_fraction for s in args.seeds]
+    noise, fraction, seeds = (list(x) for x in zip(*grid))
     for op in args.ops:
         task = interp.modular_task(
-            p=args.p, op=op, noise=[n for n, _ in grid], seed=[s for _, s in grid]
+            p=args.p, op=op, noise=noise, train_fraction=fraction, seed=seeds
         )
         model = interp.MLP(
-            interp.MLPConfig(
-                p=args.p, width=args.width, models=len(grid), seed=[s for _, s in grid]
-            )
+            interp.MLPConfig(p=args.p, width=args.width, models=len(grid), seed=seeds)
         )
         cfg = interp.TrainConfig(steps=args.steps, log_every=args.steps)
         interp.train(model, task, cfg, device="cpu", progress=False)
-        report(model, task, [f"noise {n}, seed {s}" for n, s in grid], args.beam)
+        names = [f"noise {n}, f {f}, seed {s}" for n, f, s in grid]
+        report(model, task, names, search)
 
 
 if __name__ == "__main__":

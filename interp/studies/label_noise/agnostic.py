@@ -15,7 +15,8 @@ search for s, per model and for each axis that could be the law's output (c for 
 multiply, a for subtract and divide: a = b + c), on T with its one- and two-way means removed:
 
 1. the identity e: the token x with the largest sum_y T(x, y, y) + T(y, x, y); tokens with
-   T(x, y, x) large for every y are absorbing (0 for multiply) and set outside the group.
+   T(x, y, x) large for every y are absorbing (0 for multiply) and set outside the group
+   (where that is unclear, the full search runs both ways and J decides).
 2. a beam search grows the labels from e (label 0) and any other token (label 1; every choice
    is the same up to the group's automorphisms): the next label is the one that the most
    known entries constrain, each candidate token scored by the entries of T it would fill with
@@ -180,9 +181,14 @@ def find_group_law(
                     cross.permute(*role), outside, beam, keep, 1, 1, None
                 )
             bar.update()
-        axis, outside = max(quick, key=lambda key: quick[key][2])
-        role, first = _ROLES[axis], quick[axis, outside][0]
-        law = _search(cross.permute(*role), outside, beam, keep, rounds, starts, confirm, first)
+        axis = max(quick, key=lambda key: quick[key][2])[0]
+        role, laws = _ROLES[axis], []
+        for key in (key for key in quick if key[0] == axis):  # each choice of outside tokens
+            first = quick[key][0]  # (the quick J is no guide here: both may be partial laws)
+            laws.append(
+                _search(cross.permute(*role), key[1], beam, keep, rounds, starts, confirm, first)
+            )
+        law = max(laws, key=lambda law: law[2])
         bar.update()
         found.append((*law, axis))
     bar.close()
