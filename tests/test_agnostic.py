@@ -123,6 +123,8 @@ def test_bad_arguments_are_refused_in_one_line(trained):
         ({"keep": 1.5}, "keep=1.5"),
         ({"starts": 0}, "starts=0"),
         ({"confirm": 0}, "confirm=0"),
+        ({"consensus": 1}, "consensus=1"),
+        ({"consensus": -2}, "consensus=-2"),
         ({"outputs": (3,)}, "outputs=(3,)"),
     ):
         with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
@@ -139,3 +141,31 @@ def test_bad_arguments_are_refused_in_one_line(trained):
     weights["W"][0, 0, 0] = float("nan")
     with pytest.raises(ValueError, match="NaN or inf"):
         find_group_law(MLP(model.cfg, weights=weights))
+
+
+def test_partial_laws_that_agree_where_they_are_right_give_the_law():
+    from interp.studies.label_noise import agnostic
+
+    n, gen = 23, torch.Generator().manual_seed(0)
+    truth = torch.randperm(n, generator=gen)  # label -> token; the identity at label 0
+    sig = torch.empty_like(truth)
+    sig[truth] = torch.arange(n)
+    x = torch.arange(n)
+    planted = torch.zeros(n, n, n, dtype=torch.float64)
+    planted[x[:, None], x[None, :], truth[(sig[:, None] + sig[None, :]) % n]] = 1.0
+    t = agnostic._interaction(planted + 2.0 * torch.randn(n, n, n, generator=gen).double())
+    partial = []
+    for _ in range(3):  # each the truth with another quarter of its tokens shuffled
+        labels, moved = truth.clone(), torch.randperm(n - 1, generator=gen)[:6] + 1
+        labels[moved] = labels[moved[torch.randperm(6, generator=gen)]]
+        partial.append(labels)
+    right = [float((agnostic._table(p) == agnostic._table(truth)).double().mean()) for p in partial]
+    assert max(right) < 0.6  # no partial law is near the truth alone
+    e = int(truth[0])
+    for g in range(1, 5):  # the search from scratch ends elsewhere at this noise
+        start = agnostic._grow(t, agnostic._start(n, e, (e + g) % n), 50)
+        alone, _ = agnostic._regrow(t, start, 50, 0.2, 2)
+        assert not torch.equal(agnostic._table(alone), agnostic._table(truth))
+    labels, score = agnostic._consensus(t, partial, e, beam=50, keep=0.2, rounds=2)
+    assert torch.equal(agnostic._table(labels), agnostic._table(truth))
+    assert float(score) >= float(agnostic._law_score(t, truth)) - 1e-6
