@@ -25,6 +25,9 @@ multiply, a for subtract and divide: a = b + c), on T with its one- and two-way 
    beam regrows the rest from them, and greedy swaps of two tokens' labels climb J; repeated
    while J grows (`rounds`); up to `starts` searches, each from another token at label 1,
    until `confirm` of them find the same law; the best J wins.
+4. where none is confirmed, the `consensus` best distinct laws the starts ended in vote: the
+   entries two or more of them share (partial laws are right in different places and wrong in
+   different ways) form a table searched like T, and the laws found there climb on T.
 
 The search succeeds where the rule's entries outweigh the memorized ones in pooled votes: at p
 23-31 up to half wrong labels, at p 97 up to 60% (7-15 s a model on two CPU cores), not
