@@ -12,7 +12,8 @@ task's table the found law gets right, its score J, and the "neuron" extraction 
 group; then a figure of agnostic test accuracy against the share of all p^2 pairs that are
 clean training entries, f (1 - noise), one colour per p (`--out`).
 
-About four minutes on a 2-core CPU with the defaults (2026-12-02).
+About four minutes on a 2-core CPU with the defaults (2026-12-02, before the consensus step;
+with it the search takes 1-5 s a model).
 
 Usage:
     python examples/agnostic_scale.py [--p 23 31 43 61] [--noise 0.5 0.6 0.7 0.8]
