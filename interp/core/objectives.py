@@ -195,9 +195,9 @@ class Classification:
     def gradients(self, model: nn.Module, step: int) -> bool:
         """Set the gradients of the summed loss of every model without computing the loss (the
         MLP's fused CPU step: training needs only the gradients); False where it does not apply."""
-        fused = getattr(model, "fused_gradients", None)
+        fusable = getattr(model, "fusable", False)  # (else no batch drawn for nothing)
         args = self.weight, self.kind, self.fused_chunk, self.work
-        return fused is not None and fused(*self._batch(slice(None), step)[:2], *args)
+        return fusable and model.fused_gradients(*self._batch(slice(None), step)[:2], *args)
 
     def loss(self, forward: Callable[..., Tensor], rows: slice, step: int) -> Tensor:
         inputs, targets, one_hot = self._batch(rows, step)
