@@ -125,14 +125,6 @@ class _Hidden(torch.autograd.Function):
         return *tables, None, None, None
 
 
-def _pair_sums(table_a: Tensor, table_b: Tensor, idx_a: Tensor, idx_b: Tensor) -> Tensor:
-    """table_a[idx_a] + table_b[idx_b] `[pairs, n]` in one pass: each pair a bag of two rows of
-    the stacked tables, summed by `embedding_bag` (bit for bit the gather and the add)."""
-    bags = torch.stack((idx_a.reshape(-1), idx_b.reshape(-1) + len(table_a)), 1).view(-1)
-    starts = torch.arange(0, len(bags), 2, device=bags.device)
-    return F.embedding_bag(bags, torch.cat((table_a, table_b)), starts, mode="sum")
-
-
 def _fused_gradients(U, V, W, inputs, targets, weight, kind, square, scale, chunk, work):
     """The gradients of U, V and W of sum_m sum_b weight[m, b] loss(logits[m, b], targets[m, b])
     in one pass, `chunk` models at a time, the large temporaries written into `work`: the two
@@ -327,7 +319,9 @@ class MLP(Ensemble):
             if torch.is_grad_enabled():
                 post = _Hidden.apply(table_a, table_b, idx_a, idx_b, self.cfg.act == "square")
             else:  # evaluation: the two rows summed in one pass, the activation in place
-                post = _pair_sums(table_a, table_b, idx_a, idx_b).view(*idx_a.shape, n)
+                bags, tables = _PairPlan.rows(inputs, p), torch.cat((table_a, table_b))
+                starts = torch.arange(0, len(bags), 2, device=bags.device)
+                post = F.embedding_bag(bags, tables, starts, mode="sum").view(*idx_a.shape, n)
                 post = post.square_() if self.cfg.act == "square" else post.relu_()
         else:
             pre = _rows(table_a, idx_a) + _rows(table_b, idx_b)
