@@ -132,6 +132,34 @@ def test_pairs_that_come_back_sum_their_gradients_by_plan_bit_for_bit(act):
     assert work.plan("pairs0:2:7", inputs, lambda: 0) is None
 
 
+def test_a_kept_workspace_tries_chunks_keeps_the_fastest_and_gives_the_same_gradients(
+    monkeypatch,
+):
+    from interp.core import fused
+    from interp.models import mlp
+
+    model = MLP(MLPConfig(p=7, width=8, models=8, seed=tuple(range(8))))
+    gen = torch.Generator().manual_seed(0)
+    inputs = torch.randint(0, 7, (8, 20, 2), generator=gen)
+    targets, weight = torch.randint(0, 7, (8, 20), generator=gen), torch.rand(8, 20, generator=gen)
+    tried, run = [], mlp._fused_gradients
+
+    def spy(*args):
+        tried.append(args[-2])  # the chunk of this call
+        return run(*args)
+
+    monkeypatch.setattr(mlp, "_fused_gradients", spy)
+    monkeypatch.setattr(fused, "_FASTEST", {})
+    work, one = fused.Workspace(), fused.Workspace()
+    step = lambda w, chunk: model.fused_gradients(inputs, targets, weight, "ce", chunk, w)  # noqa: E731
+    grads = [_grads(model, lambda: step(work, 8)) for _ in range(13)]
+    alone = _grads(model, lambda: step(one, 1))  # a bound of 1 is kept, whatever was found
+    assert tried[:12] == [8] * 4 + [4] * 4 + [2] * 4  # each choice 4 times: 2 warm, 2 timed
+    assert tried[12] in (8, 4, 2) and tried[13] == 1 and len(fused._FASTEST) == 1
+    for g in grads:
+        assert all(torch.equal(a, b) for a, b in zip(g, alone))
+
+
 @pytest.mark.parametrize("batch_size", [None, 16])
 def test_training_through_the_fused_step_ends_where_the_plain_step_does(batch_size):
     import interp

@@ -13,13 +13,22 @@ Examples:
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import torch
 from torch import Tensor
 
 __all__ = ["Workspace", "weighted_mse"]
+
+_T = TypeVar("_T")
+# The choice `Workspace.fastest` found for each key, kept for the process (a later run of the
+# same shapes starts with it, as cuDNN's benchmark mode keeps its algorithms).
+_FASTEST: dict[tuple, Any] = {}
+# Calls per choice while trying: the first warm the scratch tensors and index plans (a plan is
+# built at a source's second sight), the rest are timed.
+_WARM, _TIMED = 2, 2
 
 
 class _WeightedMSE(torch.autograd.Function):
@@ -62,6 +71,35 @@ class Workspace:
     def __init__(self) -> None:
         self._tensors: dict[str, Tensor] = {}
         self._plans: dict[str, tuple[tuple, Tensor, Any]] = {}
+        self._trials: dict[tuple, tuple[list, dict]] = {}
+
+    def fastest(self, key: tuple, choices: Sequence[Any], run: Callable[[Any], _T]) -> _T:
+        """`run(choice)` with the choice that runs fastest for `key`, for choices that give the
+        same result and differ only in speed (a chunk size). The first calls with a new key try
+        each choice in turn (warm-up calls, then timed ones); the fastest is then kept for the
+        process, so a later workspace with the same key starts with it.
+
+        Examples:
+            >>> import time
+            >>> work, key = Workspace(), ("doc", 1)
+            >>> calls = [work.fastest(key, [0.02, 0.0], lambda s: time.sleep(s) or s)
+            ...          for _ in range(10)]
+            >>> calls[-1], len(set(calls))           # both tried, the faster one kept
+            (0.0, 2)
+        """
+        if key in _FASTEST or len(choices) == 1:
+            return run(_FASTEST.get(key, choices[0]))
+        left, times = self._trials.setdefault(key, ([*choices], {}))
+        choice, begin = left[0], time.perf_counter()
+        out = run(choice)
+        spent = times.setdefault(choice, [])
+        spent.append(time.perf_counter() - begin)
+        if len(spent) == _WARM + _TIMED:  # this choice is done: on to the next, or decide
+            left.pop(0)
+            if not left:
+                _FASTEST[key] = min(times, key=lambda c: min(times[c][_WARM:]))
+                del self._trials[key]
+        return out
 
     def plan(self, name: str, source: Tensor, build: Callable[[], Any]) -> Any | None:
         """What `build()` derives from `source` (index plans), kept while `source` is the same
