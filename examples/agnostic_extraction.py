@@ -2,7 +2,7 @@
 
     python examples/agnostic_extraction.py [--p 31] [--noise 0.5 0.8] [--ops add subtract multiply]
         [--width 256] [--steps 1000] [--seeds 0 1] [--train-fraction 0.5] [--beam 1000]
-        [--starts 16] [--confirm 2] [--run RUN ...]
+        [--starts 16] [--confirm 2] [--widen BEAM:STARTS ...] [--run RUN ...]
 
 Trains, per op, one batched ensemble (one model per noise level, train fraction and seed) of the
 headline recipe (x^2 activation, Doshi init, full-batch AdamW lr 1e-2, MSE), or reads the
@@ -70,11 +70,23 @@ def main() -> None:
     parser.add_argument(
         "--confirm", type=int, default=2, help="stop once this many agree (0: never)"
     )
+    parser.add_argument(
+        "--widen", nargs="+", default=[], metavar="BEAM:STARTS",
+        help="wider searches, each run only where no law is confirmed yet (e.g. 5000:96)",
+    )  # fmt: skip
     parser.add_argument("--run", type=Path, nargs="+", help="read these runs instead of training")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    widen = []
+    for pair in args.widen:
+        try:
+            beam, starts = (int(x) for x in pair.split(":"))
+        except ValueError:
+            parser.error(f"--widen {pair!r} is not BEAM:STARTS, e.g. 5000:96")
+        widen.append((beam, starts))
     search = {"beam": args.beam, "starts": args.starts, "confirm": args.confirm or None}
+    search["widen"] = tuple(widen)
     if args.run:
         for path in args.run:
             run = interp.load_run(path)

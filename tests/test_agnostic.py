@@ -116,6 +116,17 @@ def test_a_law_confirmed_by_two_starts_is_the_one_every_start_finds(trained):
         torch.testing.assert_close(tables[0], tables[1], rtol=0, atol=0)
 
 
+def test_a_wider_search_runs_where_no_law_is_confirmed(trained):
+    model, task = trained["add"]
+    narrow = {"beam": 1, "starts": 1, "consensus": 0, "rounds": 1}  # one start: never confirmed
+    assert (find_group_law(model, **narrow).right_on(task) < 0.5).all()
+    widened = find_group_law(model, **narrow, widen=((200, 4),))
+    torch.testing.assert_close(widened.right_on(task), torch.ones(2, dtype=torch.float64))
+    # where the first search confirms its law, no wider one runs (a narrow one would do worse)
+    default, unused = find_group_law(model), find_group_law(model, widen=((1, 1),))
+    assert torch.equal(default.order, unused.order) and torch.equal(default.score, unused.score)
+
+
 def test_bad_arguments_are_refused_in_one_line(trained):
     model, _ = trained["add"]
     for kwargs, message in (
@@ -126,6 +137,8 @@ def test_bad_arguments_are_refused_in_one_line(trained):
         ({"consensus": 1}, "consensus=1"),
         ({"consensus": -2}, "consensus=-2"),
         ({"outputs": (3,)}, "outputs=(3,)"),
+        ({"widen": ((0, 4),)}, "widen=((0, 4),)"),
+        ({"widen": (5000,)}, "widen=(5000,)"),
     ):
         with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
             find_group_law(model, **kwargs)
