@@ -28,6 +28,7 @@ multiply, a for subtract and divide: a = b + c), on T with its one- and two-way 
 4. where none is confirmed, the `consensus` best distinct laws the starts ended in vote: the
    entries two or more of them share (partial laws are right in different places and wrong in
    different ways) form a table searched like T, and the laws found there climb on T.
+5. (`widen`, off by default) where still no law is confirmed, wider searches run in turn.
 
 The search succeeds where the rule's entries outweigh the memorized ones in pooled votes: at p
 23-31 up to half wrong labels, at p 97 up to 60% (7-15 s a model on two CPU cores), not
