@@ -284,7 +284,7 @@ class MLP(Ensemble):
         square, scale = self.cfg.act == "square", self.cfg.out_scale
         work = Workspace() if work is None else work
         # Every chunk gives the same numbers; which is fastest depends on the CPU (its caches:
-        # at p 31, width 64, 64 models, 16 or 32 at a time beat all 64 by 10-16% on an AMD
+        # at p 31, width 64, 64 models, 16 or 32 at a time beat all 64 by up to 11-14% on an AMD
         # EPYC, where on a Xeon all 64 at once were fastest), so a kept workspace tries a few.
         top = min(max(1, chunk), len(inputs))
         choices = sorted({top, -(-top // 2), -(-top // 4)}, reverse=True) if top >= 8 else [top]
