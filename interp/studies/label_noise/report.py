@@ -145,8 +145,8 @@ def build_report(
         >>> run = interp.train(mlp, noisy, interp.TrainConfig(steps=300, save_log=3),
         ...                    tmp / "run", device="cpu", progress=False).run
         >>> report = build_report(run, probe_steps=2, device="cpu")
-        >>> {name: round(float(acc.test[0]), 3) for name, acc in report.table.items()}
-        {'raw': 0.023, 'neuron': 0.796, 'key': 0.034, 'logits': 1.0, 'baseline': 1.0,
+        >>> {name: round(float(acc.test[0]), 1) for name, acc in report.table.items()}
+        {'raw': 0.0, 'neuron': 0.8, 'key': 0.0, 'logits': 1.0, 'baseline': 1.0,
          'pooled baseline': 1.0}
         >>> [section.id for section in report.sections][:3]
         ['training', 'extraction', 'spectrum']
