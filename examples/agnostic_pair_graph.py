@@ -12,7 +12,7 @@ so the graph on ordered pairs (x, y), with an edge for each two entries that sha
 the law as p classes of pairs, one per difference s(y) - s(x) (a planted partition, the
 level-2 lift of the equations). Each pair has about 3 p f^2 neighbours, of which 3 p f^2 eps^2
 are in its class; for p classes of a dense graph the spectrum separates them where
-K = (in-class degree)^2 / degree = 3 p f^2 eps^4 exceeds about 1, that is where its square root
+(in-class degree)^2 / degree = 3 p f^2 eps^4 exceeds about 1, that is where its square root
 K = f eps^2 sqrt(3 p) does (the Kesten-Stigum point of a planted partition, below which no known
 polynomial method recovers the classes).
 
