@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from functools import cached_property
 from typing import Any, Protocol
 
 import torch
@@ -45,7 +46,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from interp.core.fused import Workspace, weighted_mse
-from interp.core.metrics import accuracies, masked_mean
+from interp.core.metrics import accuracies, masked_mean, per_example_loss, predicted
 
 __all__ = [
     "Objective",
@@ -126,14 +127,6 @@ def _check_batch(batch_size: int | None, smallest: int) -> None:
 # classification: an MLP (or any logits ensemble) on a modular task
 
 
-def _class_loss(logits: Tensor, targets: Tensor, kind: str) -> Tensor:
-    """Per-example loss `[models, batch]` from logits `[models, batch, p]` and targets."""
-    if kind == "mse":
-        diff = logits - F.one_hot(targets, logits.shape[-1]).to(logits.dtype)
-        return (diff * diff).mean(-1)
-    return F.cross_entropy(logits.transpose(1, 2), targets, reduction="none")
-
-
 class _Epochs:
     """Minibatches of each model's training set: a fresh permutation per model per epoch, drawn
     from (model seed, epoch) alone, so a resumed run sees the same batches."""
@@ -173,7 +166,6 @@ class Classification:
             idx, self.weight = _padded_rows(self.task.train)
             self.inputs = self.task.inputs[idx]
             self.targets = torch.gather(self.task.train_labels, 1, idx)
-            self.one_hot = F.one_hot(self.targets, task.p).float()  # fixed at full batch
             batch = idx.shape[1]
         else:
             self.epochs = _Epochs(self.task.train, model.cfg.seed, cfg.batch_size)
@@ -185,25 +177,30 @@ class Classification:
         self.fused_chunk, self.work = self.chunk, Workspace()  # the MLP's fused CPU step:
         self.chunk = models if cpu and getattr(model, "fusable", False) else self.chunk  # inside
 
-    def _batch(self, rows: slice, step: int) -> tuple[Tensor, Tensor, Tensor | None]:
-        """Pairs `[models, batch, 2]`, labels `[models, batch]` and (full batch) one-hot labels."""
+    @cached_property
+    def one_hot(self) -> Tensor:
+        """The full batch's one-hot labels, built where first used (a fused step never does)."""
+        return F.one_hot(self.targets, self.task.p).float()
+
+    def _batch(self, rows: slice, step: int) -> tuple[Tensor, Tensor]:
+        """Pairs `[models, batch, 2]` and labels `[models, batch]`."""
         if self.batch_size is None:
-            return self.inputs[rows], self.targets[rows], self.one_hot[rows]
+            return self.inputs[rows], self.targets[rows]
         idx = self.epochs(step)[rows].to(self.weight.device)
-        return self.task.inputs[idx], torch.gather(self.task.train_labels[rows], 1, idx), None
+        return self.task.inputs[idx], torch.gather(self.task.train_labels[rows], 1, idx)
 
     def gradients(self, model: nn.Module, step: int) -> bool:
         """Set the gradients of the summed loss of every model without computing the loss (the
         MLP's fused CPU step: training needs only the gradients); False where it does not apply."""
         fusable = getattr(model, "fusable", False)  # (else no batch drawn for nothing)
         args = self.weight, self.kind, self.fused_chunk, self.work
-        return fusable and model.fused_gradients(*self._batch(slice(None), step)[:2], *args)
+        return fusable and model.fused_gradients(*self._batch(slice(None), step), *args)
 
     def loss(self, forward: Callable[..., Tensor], rows: slice, step: int) -> Tensor:
-        inputs, targets, one_hot = self._batch(rows, step)
-        if one_hot is not None and self.kind == "mse":  # full batch: one fused pass
-            return weighted_mse(forward(inputs), one_hot, self.weight[rows])
-        per_example = _class_loss(forward(inputs), targets, self.kind)
+        inputs, targets = self._batch(rows, step)
+        if self.batch_size is None and self.kind == "mse":  # full batch: one fused pass
+            return weighted_mse(forward(inputs), self.one_hot[rows], self.weight[rows])
+        per_example = per_example_loss(forward(inputs), targets, self.kind)
         return (per_example * self.weight[rows]).sum(1)
 
     @torch.no_grad()
@@ -215,8 +212,10 @@ class Classification:
             view = {k: v[rows] for k, v in params.items()}
             logits = torch.func.functional_call(model, view, (task.inputs,))
             true = task.labels.expand(len(logits), -1)
-            losses = (_class_loss(logits, t, self.kind) for t in (task.train_labels[rows], true))
-            parts.append((*losses, logits.argmax(-1)))
+            losses = (
+                per_example_loss(logits, t, self.kind) for t in (task.train_labels[rows], true)
+            )
+            parts.append((*losses, predicted(logits)))
         per_example, test_loss, predictions = (torch.cat(x) for x in zip(*parts))
         acc = accuracies(predictions, task)
         return {
