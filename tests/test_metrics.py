@@ -5,7 +5,14 @@ import re
 import pytest
 import torch
 
-from interp.core.metrics import Accuracies, accuracies, evaluate, first_step
+from interp.core.metrics import (
+    Accuracies,
+    accuracies,
+    evaluate,
+    first_step,
+    per_example_loss,
+    predicted,
+)
 from interp.models.mlp import MLP, MLPConfig
 from interp.models.restricted import RestrictedLogits, RestrictedLogitsConfig
 from interp.tasks.modular import ModularTask, modular_task
@@ -200,3 +207,23 @@ def test_accuracies_stack_adds_a_steps_axis():
     assert stacked.train.shape == (2, 2)
     with pytest.raises(ValueError, match="at least one"):
         Accuracies.stack([])
+
+
+def test_predicted_is_argmax_ties_and_nan_included():
+    logits = torch.randint(0, 3, (4, 50, 31)).float()  # many ties
+    logits[0, 0, 5], logits[1, 3] = float("nan"), float("nan")
+    logits[2, 7, 9] = float("inf")
+    assert torch.equal(predicted(logits), logits.argmax(-1))
+
+
+def test_per_example_mse_is_the_one_hot_formula_bit_for_bit():
+    gen = torch.Generator().manual_seed(0)
+    logits, targets = torch.randn(3, 40, 13, generator=gen), torch.randint(0, 13, (3, 40))
+    diff = logits - torch.nn.functional.one_hot(targets, 13).float()
+    assert torch.equal(per_example_loss(logits, targets, "mse"), (diff * diff).mean(-1))
+    # with autograd: the same values and the same gradient
+    x = logits.clone().requires_grad_()
+    per_example_loss(x, targets, "mse").sum().backward()
+    assert torch.allclose(x.grad, 2 * diff / 13)
+    ce = torch.nn.functional.cross_entropy(logits.transpose(1, 2), targets, reduction="none")
+    assert torch.equal(per_example_loss(logits, targets, "ce"), ce)
