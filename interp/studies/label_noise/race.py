@@ -31,6 +31,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from interp.core.metrics import predicted
 from interp.core.runs import Run
 from interp.tasks.modular import ModularTask
 
@@ -61,7 +62,7 @@ def fit_steps(run: Run, steps: Sequence[int] | None = None) -> Tensor:
     first = torch.full((task.models, task.p**2), float("inf"))
     for step in run.saved(steps):
         logits = run.model(step)(task.inputs)  # [models, p^2, p]
-        right = (logits.argmax(-1) == task.train_labels) & task.train
+        right = (predicted(logits) == task.train_labels) & task.train
         first = torch.where(right & first.isinf(), float(step), first)
     return first
 
