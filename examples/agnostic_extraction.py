@@ -56,6 +56,15 @@ def report(model: MLP, task: ModularTask, names: list[str], search: dict) -> Non
     print(f"(the law's search: {seconds:.0f} s per model)")
 
 
+def beam_and_starts(text: str) -> tuple[int, int]:
+    """One --widen value, BEAM:STARTS (an argparse type: a bad one is one line, exit 2)."""
+    try:
+        beam, starts = (int(x) for x in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not BEAM:STARTS, e.g. 5000:96") from None
+    return beam, starts
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--p", type=int, default=31)
@@ -71,22 +80,15 @@ def main() -> None:
         "--confirm", type=int, default=2, help="stop once this many agree (0: never)"
     )
     parser.add_argument(
-        "--widen", nargs="+", default=[], metavar="BEAM:STARTS",
+        "--widen", nargs="+", default=[], type=beam_and_starts, metavar="BEAM:STARTS",
         help="wider searches, each run only where no law is confirmed yet (e.g. 5000:96)",
     )  # fmt: skip
     parser.add_argument("--run", type=Path, nargs="+", help="read these runs instead of training")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    widen = []
-    for pair in args.widen:
-        try:
-            beam, starts = (int(x) for x in pair.split(":"))
-        except ValueError:
-            parser.error(f"--widen {pair!r} is not BEAM:STARTS, e.g. 5000:96")
-        widen.append((beam, starts))
     search = {"beam": args.beam, "starts": args.starts, "confirm": args.confirm or None}
-    search["widen"] = tuple(widen)
+    search["widen"] = tuple(args.widen)
     if args.run:
         for path in args.run:
             run = interp.load_run(path)

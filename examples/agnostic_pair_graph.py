@@ -90,24 +90,29 @@ def measure(p: int, noise: float, fraction: float, k: int, seed: int) -> None:
     )
 
 
+def noise_and_fraction(text: str) -> tuple[float, float]:
+    """One --settings value, NOISE:TRAIN_FRACTION (an argparse type: a bad one is one line)."""
+    try:
+        noise, fraction = (float(x) for x in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not NOISE:TRAIN_FRACTION, e.g. 0.8:0.5"
+        ) from None
+    return noise, fraction
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--p", type=int, default=97)
     parser.add_argument(
-        "--settings", nargs="+", default=["0.5:0.5", "0.6:0.5", "0.7:0.5", "0.8:0.5", "0.8:0.95"],
+        "--settings", nargs="+", type=noise_and_fraction,
+        default=[(0.5, 0.5), (0.6, 0.5), (0.7, 0.5), (0.8, 0.5), (0.8, 0.95)],
         help="noise:train-fraction pairs",
     )  # fmt: skip
     parser.add_argument("--eigenvectors", type=int, default=24)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    settings = []
-    for s in args.settings:
-        try:
-            noise, fraction = (float(x) for x in s.split(":"))
-        except ValueError:
-            parser.error(f"setting {s!r} is not NOISE:TRAIN_FRACTION, e.g. 0.8:0.5")
-        settings.append((noise, fraction))
-    for noise, fraction in settings:
+    for noise, fraction in args.settings:
         measure(args.p, noise, fraction, args.eigenvectors, args.seed)
 
 
