@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from interp.core.fused import weighted_mse
 from interp.models.mlp import MLP, MLPConfig
 
 
@@ -51,6 +52,30 @@ def _grads(model, fn):
     model.zero_grad(set_to_none=True)
     fn()
     return [p.grad.clone() for p in model.parameters()]
+
+
+@pytest.mark.parametrize(
+    ("p", "width", "models", "batch"),
+    [(31, 64, 4, 480), (13, 16, 2, 8), (5, 4, 3, 37), (7, 4, 2, 480), (5, 64, 2, 961)],
+)
+def test_a_hooked_full_batch_mse_step_equals_the_fused_one_bit_for_bit(p, width, models, batch):
+    # The read-out is written [models, p, batch] on both paths, and _ReadOut's backward runs the
+    # fused step's products on the same layouts: so training that a hook sends down the plain
+    # path (a crash hook, a probe) lands on the same weights, whatever the shapes.
+    model = MLP(MLPConfig(p=p, width=width, models=models, seed=tuple(range(models))))
+    gen = torch.Generator().manual_seed(1)
+    inputs = torch.randint(0, p, (models, batch, 2), generator=gen)
+    targets = torch.randint(0, p, (models, batch), generator=gen)
+    weight = torch.rand(models, batch, generator=gen)
+    one_hot = torch.nn.functional.one_hot(targets, p).float()
+    logits = model.run_with_hooks(inputs, fwd_hooks=[("hook_logits", lambda x, hook: x)])
+    assert logits.shape == (models, batch, p)
+    with torch.no_grad():
+        _, cache = model.run_with_cache(inputs, names_filter="hook_post")
+    torch.testing.assert_close(logits, cache["hook_post"] @ model.W.mT)  # the same product
+    hooked = _grads(model, lambda: weighted_mse(logits, one_hot, weight).sum().backward())
+    fused = _grads(model, lambda: model.fused_gradients(inputs, targets, weight, "mse", models))
+    assert all(torch.equal(a, b) for a, b in zip(hooked, fused))
 
 
 @pytest.mark.parametrize("kind", ["mse", "ce"])
