@@ -248,7 +248,8 @@ class MLP(Ensemble):
     (read-out), and with `bias=True` also `b_in [models, neurons]`, `b_out [models, p]`.
 
     `forward(inputs)` takes `[batch, 2]` pairs shared by every model or `[models, batch, 2]` pairs
-    per model, and returns logits `[models, batch, p]`.
+    per model, and returns logits `[models, batch, p]`: a transposed view of a `[models, p,
+    batch]` product (the faster layout on a CPU), so flatten them with `reshape`, not `view`.
     """
 
     kind = "mlp"
